@@ -1,0 +1,200 @@
+package ready
+
+import "fmt"
+
+// The workload rules below restate kstatus's (core.go) where it is right,
+// with reasons that name the counts that differ, and depart from it where
+// it is wrong for a test environment; each rule says which.
+
+// deployment: observedGeneration current, then Progressing=False
+// ProgressDeadlineExceeded is Failed, then updated = ready = available =
+// replicas with no old replicas left (the order kubectl rollout status
+// uses). kstatus agrees on the verdict, except that it also waits for the
+// Progressing reason NewReplicaSetAvailable and the Available condition,
+// which the controller sets shortly after the counts match; the counts are
+// the rule of DESIGN §3 and are what a reader can act on.
+//
+// The generation is checked first: after a re-apply the status still carries
+// the old generation's ProgressDeadlineExceeded until the controller catches
+// up, and that must not fail the new rollout.
+func deployment(f *fields) Result {
+	if r, ok := generationPending(f); ok {
+		return r
+	}
+	if c, ok := f.cond("Progressing"); ok && c.Status == "False" && c.Reason == "ProgressDeadlineExceeded" {
+		return Result{Status: Failed, Reason: "progress deadline exceeded (Progressing=False ProgressDeadlineExceeded)", Message: c.Message}
+	}
+	want := f.intOr(1, "spec", "replicas") // the API's default
+	total := f.intOr(0, "status", "replicas")
+	updated := f.intOr(0, "status", "updatedReplicas")
+	readyN := f.intOr(0, "status", "readyReplicas")
+	available := f.intOr(0, "status", "availableReplicas")
+
+	var r Result
+	switch {
+	case updated < want:
+		r = inProgress("%d/%d replicas updated", updated, want)
+	case total > updated:
+		r = inProgress("%d old replicas pending termination", total-updated)
+	case readyN < want:
+		r = inProgress("%d/%d replicas ready", readyN, want)
+	case available < want:
+		r = inProgress("%d/%d replicas available (ready, waiting for minReadySeconds)", available, want)
+	default:
+		return ready("%d/%d replicas available", available, want)
+	}
+	if isTrue(f, "spec", "paused") {
+		r.Reason += "; rollout is paused (spec.paused)"
+	}
+	return withReplicaFailure(f, r)
+}
+
+// replicaSet: observedGeneration current; fullyLabeled = ready = available =
+// replicas (a ReplicaSet has no updatedReplicas), and no extra replicas. Same
+// verdict as kstatus.
+func replicaSet(f *fields) Result {
+	if r, ok := generationPending(f); ok {
+		return r
+	}
+	want := f.intOr(1, "spec", "replicas")
+	total := f.intOr(0, "status", "replicas")
+	labeled := f.intOr(0, "status", "fullyLabeledReplicas")
+	readyN := f.intOr(0, "status", "readyReplicas")
+	available := f.intOr(0, "status", "availableReplicas")
+
+	var r Result
+	switch {
+	case labeled < want:
+		r = inProgress("%d/%d replicas created with matching labels", labeled, want)
+	case readyN < want:
+		r = inProgress("%d/%d replicas ready", readyN, want)
+	case available < want:
+		r = inProgress("%d/%d replicas available (ready, waiting for minReadySeconds)", available, want)
+	case total > want:
+		r = inProgress("%d extra replicas pending termination", total-want)
+	default:
+		return ready("%d/%d replicas available", available, want)
+	}
+	return withReplicaFailure(f, r)
+}
+
+// withReplicaFailure adds a ReplicaFailure=True condition (pods cannot be
+// created: quota, admission, …) to a not-ready result. It stays InProgress as
+// in kstatus and DESIGN §3; the progress deadline turns it into a failure.
+func withReplicaFailure(f *fields, r Result) Result {
+	if c, ok := f.cond("ReplicaFailure"); ok && c.Status == "True" {
+		r.Reason += "; ReplicaFailure: " + c.Reason
+		r.Message = c.Message
+	}
+	return r
+}
+
+// statefulSet: observedGeneration current; readyReplicas = replicas with no
+// extra replicas; currentRevision = updateRevision. Departs from kstatus,
+// which calls an OnDelete StatefulSet Current without looking at its
+// replicas: we still require them ready and skip only the revision check
+// (with OnDelete, pods move to a new revision only when someone deletes
+// them). With a rolling-update partition, as kstatus and kubectl do, the
+// revisions never converge, so the rule is updatedReplicas >= replicas -
+// partition instead.
+func statefulSet(f *fields) Result {
+	if r, ok := generationPending(f); ok {
+		return r
+	}
+	want := f.intOr(1, "spec", "replicas")
+	total := f.intOr(0, "status", "replicas")
+	readyN := f.intOr(0, "status", "readyReplicas")
+	switch {
+	case readyN < want:
+		return inProgress("%d/%d replicas ready", readyN, want)
+	case total > want:
+		return inProgress("%d extra replicas pending termination", total-want)
+	}
+	done := ready("%d/%d replicas ready", readyN, want)
+	if f.str("spec", "updateStrategy", "type") == "OnDelete" {
+		return done
+	}
+	if p := f.intOr(0, "spec", "updateStrategy", "rollingUpdate", "partition"); p > 0 {
+		updated := f.intOr(0, "status", "updatedReplicas")
+		if target := want - p; updated < target {
+			return inProgress("%d/%d replicas updated (partition %d)", updated, target, p)
+		}
+		return done
+	}
+	cur, upd := f.str("status", "currentRevision"), f.str("status", "updateRevision")
+	if cur != upd {
+		updated := f.intOr(0, "status", "updatedReplicas")
+		return inProgress("rolling update: %d/%d replicas at revision %s (current revision %s)", updated, want, upd, cur)
+	}
+	return done
+}
+
+// daemonSet: observedGeneration current; numberReady = updatedNumberScheduled
+// = desiredNumberScheduled; desiredNumberScheduled 0 is ready. Same verdict
+// as kstatus, except that kstatus also waits for numberAvailable
+// (minReadySeconds), which DESIGN §3 does not ask for.
+func daemonSet(f *fields) Result {
+	if r, ok := generationPending(f); ok {
+		return r
+	}
+	desired, ok := f.integer("status", "desiredNumberScheduled")
+	if !ok {
+		return inProgress("no status.desiredNumberScheduled yet")
+	}
+	if desired == 0 {
+		return ready("no node to run on (desiredNumberScheduled 0)")
+	}
+	updated := f.intOr(0, "status", "updatedNumberScheduled")
+	readyN := f.intOr(0, "status", "numberReady")
+	switch {
+	case updated < desired:
+		return inProgress("%d/%d pods updated", updated, desired)
+	case readyN < desired:
+		return inProgress("%d/%d pods ready", readyN, desired)
+	}
+	return ready("%d/%d pods ready", readyN, desired)
+}
+
+// job: Ready only on Complete=True; Failed on Failed=True, or earlier on
+// FailureTarget=True (the Job controller sets it as soon as the Job is
+// doomed, and Failed only once its pods are gone). Departs from kstatus,
+// which calls a started Job Current: for us a Job is a step (a migration)
+// that later components depend on, so it is ready when it has finished.
+func job(f *fields) Result {
+	succeeded := f.intOr(0, "status", "succeeded")
+	completions := f.intOr(1, "spec", "completions")
+	for _, c := range f.conditions() {
+		if c.Status != "True" {
+			continue
+		}
+		switch c.Type {
+		case "Failed", "FailureTarget":
+			reason := c.Reason
+			if reason == "" {
+				reason = c.Type
+			}
+			return Result{Status: Failed, Reason: "Job failed: " + reason, Message: c.Message}
+		}
+	}
+	if f.is("Complete", "True") {
+		return ready("complete (%d/%d succeeded)", succeeded, completions)
+	}
+	if f.is("Suspended", "True") || isTrue(f, "spec", "suspend") {
+		return inProgress("suspended (spec.suspend)")
+	}
+	if f.str("status", "startTime") == "" {
+		return inProgress("not started yet")
+	}
+	active := f.intOr(0, "status", "active")
+	failedN := f.intOr(0, "status", "failed")
+	reason := fmt.Sprintf("running: %d/%d succeeded, %d active", succeeded, completions, active)
+	if failedN > 0 {
+		reason += fmt.Sprintf(", %d failed (backoffLimit %d)", failedN, f.intOr(6, "spec", "backoffLimit"))
+	}
+	return inProgress("%s", reason)
+}
+
+func isTrue(f *fields, path ...string) bool {
+	b, _ := f.boolean(path...)
+	return b
+}
