@@ -1,0 +1,350 @@
+package stack
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// ManifestFile is a file, or a kustomize directory, that a component's
+// manifests entry resolved to.
+type ManifestFile struct {
+	// Path is the absolute path.
+	Path string
+	// Name is the path as messages show it, relative to the stack file's
+	// directory as the user named it.
+	Name string
+	// Kustomize is set when Path is a directory holding a kustomization
+	// file, to be built with kustomize. Its objects are not in Documents.
+	Kustomize bool
+}
+
+// Document is one Kubernetes object read from a manifest file.
+type Document struct {
+	// File is the manifest file as messages show it (ManifestFile.Name).
+	File string
+	// Line is the line the object starts on.
+	Line int
+	// Object is the object, with JSON-compatible values only:
+	// map[string]any, []any, string, int64, float64, bool and nil. It has
+	// apiVersion, kind and metadata.name.
+	Object map[string]any
+}
+
+// ComponentManifests is what one component's manifests resolve to.
+type ComponentManifests struct {
+	// Component is the component's name.
+	Component string
+	// Files are the component's manifest files and kustomize directories,
+	// in the order of its manifests entries, each once. A directory entry
+	// gives its *.yaml, *.yml and *.json files in name order; a glob gives
+	// its matches in name order.
+	Files []ManifestFile
+	// Documents are the objects in Files, in order, without kustomize
+	// directories. Empty documents are skipped and a kind List is replaced
+	// by its items.
+	Documents []Document
+}
+
+// Manifests resolves the manifests of every component, in the order of
+// Spec.Components, and reads their objects.
+//
+// With vars, references in the manifests (${image:NAME} and the rest, see
+// Substitute) are replaced before the YAML is parsed; without, they are
+// checked against the stack and left as written. Problems are returned as
+// an ErrorList naming each manifest file and line.
+func (s *Stack) Manifests(vars *Vars) ([]ComponentManifests, error) {
+	out, errs := s.readManifests(vars)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return out, nil
+}
+
+func (s *Stack) readManifests(vars *Vars) ([]ComponentManifests, ErrorList) {
+	var errs ErrorList
+	value := s.refChecker()
+	if vars != nil {
+		value = vars.value
+	}
+	out := make([]ComponentManifests, len(s.Spec.Components))
+	for i, c := range s.Spec.Components {
+		obj := s.componentLabel(i)
+		cm := ComponentManifests{Component: c.Name}
+		seen := map[string]bool{}
+		for j, entry := range c.Manifests {
+			if entry == "" {
+				continue
+			}
+			files, msg := s.resolveManifest(entry)
+			if msg != "" {
+				path := fmt.Sprintf("%s.manifests[%d]", componentPath(i), j)
+				errs.add(s.File, s.line(path), obj, "manifests[%d] %q: %s", j, s.display(entry), msg)
+				continue
+			}
+			for _, f := range files {
+				if !seen[f.Path] {
+					seen[f.Path] = true
+					cm.Files = append(cm.Files, f)
+				}
+			}
+		}
+		for _, f := range cm.Files {
+			if f.Kustomize {
+				continue
+			}
+			docs, ferrs := readDocuments(f, obj, value, vars != nil)
+			cm.Documents = append(cm.Documents, docs...)
+			errs = append(errs, ferrs...)
+		}
+		out[i] = cm
+	}
+	return out, errs
+}
+
+// resolveManifest expands one manifests entry (an absolute path: a file,
+// a directory or a glob) into files. On failure it returns a message.
+func (s *Stack) resolveManifest(entry string) ([]ManifestFile, string) {
+	if !strings.ContainsAny(entry, "*?[") {
+		return s.manifestPath(entry)
+	}
+	matches, err := filepath.Glob(entry)
+	if err != nil {
+		return nil, "invalid glob pattern"
+	}
+	if len(matches) == 0 {
+		return nil, "matches no files"
+	}
+	var files []ManifestFile
+	for _, m := range matches {
+		f, msg := s.manifestPath(m)
+		if msg != "" {
+			return nil, fmt.Sprintf("%s: %s", s.display(m), msg)
+		}
+		files = append(files, f...)
+	}
+	return files, ""
+}
+
+// kustomizationFiles are the names kustomize looks for in a directory.
+var kustomizationFiles = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
+
+// manifestPath expands a file or a directory into files.
+func (s *Stack) manifestPath(path string) ([]ManifestFile, string) {
+	info, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, "does not exist"
+	case err != nil:
+		return nil, err.Error()
+	case info.Mode().IsRegular():
+		return []ManifestFile{{Path: path, Name: s.display(path)}}, ""
+	case !info.IsDir():
+		return nil, "is not a file or a directory"
+	}
+	for _, k := range kustomizationFiles {
+		if _, err := os.Stat(filepath.Join(path, k)); err == nil {
+			return []ManifestFile{{Path: path, Name: s.display(path), Kustomize: true}}, ""
+		}
+	}
+	entries, err := os.ReadDir(path)
+	if err != nil {
+		return nil, err.Error()
+	}
+	var files []ManifestFile
+	for _, e := range entries {
+		switch strings.ToLower(filepath.Ext(e.Name())) {
+		case ".yaml", ".yml", ".json":
+		default:
+			continue
+		}
+		p := filepath.Join(path, e.Name())
+		if info, err := os.Stat(p); err == nil && info.Mode().IsRegular() {
+			files = append(files, ManifestFile{Path: p, Name: s.display(p)})
+		}
+	}
+	if len(files) == 0 {
+		return nil, "directory holds no *.yaml, *.yml or *.json files"
+	}
+	return files, ""
+}
+
+// readDocuments reads the objects of one manifest file. value replaces or
+// checks references; if substitute is false the text is parsed as written.
+func readDocuments(f ManifestFile, object string, value func(kind, name string) (string, error), substitute bool) ([]Document, ErrorList) {
+	data, e := readFile(f.Path, f.Name)
+	if e != nil {
+		e.Object = object
+		return nil, ErrorList{e}
+	}
+	var errs ErrorList
+	text, problems := expand(string(data), value)
+	for _, p := range problems {
+		errs.add(f.Name, p.line, object, "%s", p.msg)
+	}
+	if !substitute {
+		text = string(data)
+	} else if len(problems) > 0 {
+		return nil, errs
+	}
+	docs, perrs := parseDocuments(f.Name, []byte(text), object)
+	return docs, append(errs, perrs...)
+}
+
+// parseDocuments parses the YAML (or JSON) documents of a manifest file
+// into objects.
+func parseDocuments(name string, data []byte, object string) ([]Document, ErrorList) {
+	var docs []Document
+	var errs ErrorList
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for n := 1; ; n++ {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			// The parser cannot go on after a syntax error.
+			for _, e := range yamlErrors(name, err) {
+				e.Object = object
+				errs = append(errs, e)
+			}
+			break
+		}
+		if isEmptyDocument(&doc) {
+			continue
+		}
+		root := doc.Content[0]
+		what := fmt.Sprintf("document %d", n)
+		if line, msg := checkAliases(root); msg != "" {
+			errs.add(name, line, object, "%s: %s", what, msg)
+			continue
+		}
+		if root.Kind != yaml.MappingNode {
+			errs.add(name, root.Line, object, "%s: want a Kubernetes object (a mapping), got %s", what, describe(root))
+			continue
+		}
+		obj, ok := decodeObject(name, root, object, what, &errs)
+		if !ok {
+			continue
+		}
+		if obj["kind"] != "List" {
+			if checkObject(name, root.Line, object, what, obj, &errs) {
+				docs = append(docs, Document{File: name, Line: root.Line, Object: obj})
+			}
+			continue
+		}
+		items := listItems(root)
+		if items == nil {
+			errs.add(name, root.Line, object, "%s: kind List needs a list of items", what)
+			continue
+		}
+		for i, item := range items.Content {
+			itemWhat := fmt.Sprintf("%s items[%d]", what, i)
+			obj, ok := decodeObject(name, item, object, itemWhat, &errs)
+			if ok && checkObject(name, item.Line, object, itemWhat, obj, &errs) {
+				docs = append(docs, Document{File: name, Line: item.Line, Object: obj})
+			}
+		}
+	}
+	return docs, errs
+}
+
+// listItems returns the sequence under "items" of a List, or nil.
+func listItems(root *yaml.Node) *yaml.Node {
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if root.Content[i].Value == "items" {
+			if items := resolve(root.Content[i+1]); items.Kind == yaml.SequenceNode {
+				return items
+			}
+			return nil
+		}
+	}
+	return nil
+}
+
+// decodeObject decodes a node into a JSON-compatible object.
+func decodeObject(name string, n *yaml.Node, object, what string, errs *ErrorList) (map[string]any, bool) {
+	var v any
+	if err := n.Decode(&v); err != nil {
+		for _, e := range yamlErrors(name, err) {
+			e.Object = object
+			e.Message = what + ": " + e.Message
+			*errs = append(*errs, e)
+		}
+		return nil, false
+	}
+	v = jsonValue(v)
+	obj, ok := v.(map[string]any)
+	if !ok {
+		errs.add(name, n.Line, object, "%s: want a Kubernetes object (a mapping)", what)
+		return nil, false
+	}
+	return obj, true
+}
+
+// checkObject checks that an object has apiVersion, kind and metadata.name.
+func checkObject(name string, line int, object, what string, obj map[string]any, errs *ErrorList) bool {
+	var missing []string
+	if s, _ := obj["apiVersion"].(string); s == "" {
+		missing = append(missing, "apiVersion")
+	}
+	kind, _ := obj["kind"].(string)
+	if kind == "" {
+		missing = append(missing, "kind")
+	} else {
+		what += " (" + kind + ")"
+	}
+	meta, _ := obj["metadata"].(map[string]any)
+	if s, _ := meta["name"].(string); s == "" {
+		missing = append(missing, "metadata.name")
+	}
+	if len(missing) > 0 {
+		errs.add(name, line, object, "%s: missing %s", what, strings.Join(missing, ", "))
+		return false
+	}
+	return true
+}
+
+// jsonValue converts a value decoded by yaml.v3 into one that encoding/json
+// and Kubernetes' unstructured objects accept: string map keys, int64
+// integers and RFC 3339 timestamps.
+func jsonValue(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, x := range v {
+			v[k] = jsonValue(x)
+		}
+		return v
+	case map[any]any:
+		m := make(map[string]any, len(v))
+		for k, x := range v {
+			m[fmt.Sprint(k)] = jsonValue(x)
+		}
+		return m
+	case []any:
+		for i, x := range v {
+			v[i] = jsonValue(x)
+		}
+		return v
+	case int:
+		return int64(v)
+	case uint64:
+		if v <= math.MaxInt64 {
+			return int64(v)
+		}
+		return float64(v)
+	case time.Time:
+		return v.Format(time.RFC3339Nano)
+	}
+	return v
+}
