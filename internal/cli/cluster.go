@@ -1,0 +1,268 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/kubetestbed/testbed/internal/assets"
+	"github.com/kubetestbed/testbed/internal/cluster/sim"
+)
+
+func newAssetsCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "assets",
+		Short: "Build, check and locate the sim provider's control-plane binaries",
+		Long: `The sim provider runs kube-apiserver, kube-controller-manager, kube-scheduler
+and kubectl (Kubernetes ` + assets.KubernetesVersion + `), etcd ` + assets.EtcdVersion + ` and kwok ` + assets.KwokVersion + `.
+They are compiled once from the Go module proxy at those pinned versions into
+--assets-dir, which takes about 10 minutes on 2 cores; later runs reuse them.`,
+	}
+	var force bool
+	build := &cobra.Command{
+		Use:   "build",
+		Short: "Build the control-plane binaries (once; --force to rebuild)",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			set, err := assets.Ensure(cmd.Context(), assets.BuildOptions{CacheDir: g.assetsDir, Force: force, Progress: g.buildProgress()})
+			if err != nil {
+				return infra(err)
+			}
+			fmt.Fprintln(g.stdout, set.Dir)
+			return nil
+		},
+	}
+	build.Flags().BoolVar(&force, "force", false, "rebuild even if a complete set is cached")
+	verify := &cobra.Command{
+		Use:   "verify",
+		Short: "Check every cached binary against the checksum recorded when it was built",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := assets.Verify(cmd.Context(), assets.Dir(g.assetsDir)); err != nil {
+				return infra(err)
+			}
+			g.progress("sim assets in %s are intact", assets.Dir(g.assetsDir))
+			return nil
+		},
+	}
+	path := &cobra.Command{
+		Use:   "path",
+		Short: "Print the directory holding the binaries (fails if they are not built)",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			set, err := g.openAssets()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(g.stdout, set.Dir)
+			return nil
+		},
+	}
+	cmd.AddCommand(build, verify, path)
+	return cmd
+}
+
+func (g *globals) buildProgress() func(assets.Event) {
+	last := time.Time{}
+	return func(ev assets.Event) {
+		if ev.Packages > 0 && time.Since(last) < 10*time.Second {
+			return
+		}
+		last = time.Now()
+		if ev.Packages > 0 {
+			g.progress("sim assets: %s (%d packages compiled, %s)", ev.Message, ev.Packages, ev.Elapsed.Round(time.Second))
+			return
+		}
+		g.progress("sim assets: %s", ev.Message)
+	}
+}
+
+func (g *globals) openAssets() (*assets.Set, error) {
+	if g.binDir != "" {
+		set, err := assets.UseBinaries(g.binDir)
+		if err != nil {
+			return nil, invalid(err)
+		}
+		return set, nil
+	}
+	set, err := assets.Open(assets.Dir(g.assetsDir))
+	if err != nil {
+		return nil, infra(err)
+	}
+	return set, nil
+}
+
+// ensureAssets opens the cached binaries, building them the first time.
+// A damaged set is reported (which file, how to rebuild), not silently
+// rebuilt: that would be a surprise ten-minute wait.
+func (g *globals) ensureAssets(ctx context.Context) (*assets.Set, error) {
+	set, err := g.openAssets()
+	if err == nil || g.binDir != "" || !errors.Is(err, assets.ErrNotBuilt) {
+		return set, err
+	}
+	g.progress("sim assets: not built yet in %s; building them once from the Go module proxy (about 10 minutes on 2 cores)", g.assetsDir)
+	set, err = assets.Build(ctx, assets.BuildOptions{CacheDir: g.assetsDir, Progress: g.buildProgress()})
+	if err != nil {
+		return nil, infra(err)
+	}
+	return set, nil
+}
+
+func (g *globals) simProvider(set *assets.Set, nodes int) (*sim.Provider, error) {
+	var gate []string
+	if exe, err := os.Executable(); err == nil {
+		gate = []string{exe, "sim-gate"}
+	}
+	return sim.New(sim.Options{
+		StateDir:    g.stateDir + "/clusters",
+		Assets:      set,
+		GateCommand: gate,
+		Nodes:       nodes,
+		Progress: func(ev sim.Event) {
+			g.progress("cluster %s: %s", ev.Cluster, ev.Message)
+		},
+	}), nil
+}
+
+func newClusterCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "cluster",
+		Short: "Create, delete and list bare sim clusters (no stack)",
+		Long: `A sim cluster is a real Kubernetes control plane with simulated nodes, run as
+local processes bound to 127.0.0.1 on free ports. The processes outlive the
+command; 'testbed cluster delete' stops them and removes every file.
+
+  testbed cluster create --name demo          # prints the kubeconfig path
+  kubectl --kubeconfig "$(testbed cluster create --name demo)" get nodes
+  testbed cluster delete --name demo`,
+	}
+	var name string
+	var nodes int
+	create := &cobra.Command{
+		Use:   "create",
+		Short: "Start a sim cluster and print its kubeconfig path",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := sim.ValidateName(name); err != nil {
+				return invalid(err)
+			}
+			if nodes < 1 || nodes > 1000 {
+				return invalid(fmt.Errorf("--nodes must be between 1 and 1000, got %d", nodes))
+			}
+			set, err := g.ensureAssets(cmd.Context())
+			if err != nil {
+				return err
+			}
+			p, err := g.simProvider(set, nodes)
+			if err != nil {
+				return err
+			}
+			c, err := p.Create(cmd.Context(), name)
+			var exists *sim.ExistsError
+			if errors.As(err, &exists) {
+				return invalid(err)
+			}
+			if err != nil {
+				return infra(err)
+			}
+			fmt.Fprintln(g.stdout, c.Kubeconfig)
+			return nil
+		},
+	}
+	create.Flags().StringVar(&name, "name", sim.DefaultName, "cluster name (a DNS-1123 label)")
+	create.Flags().IntVar(&nodes, "nodes", 3, "number of simulated nodes")
+
+	var delName string
+	del := &cobra.Command{
+		Use:   "delete",
+		Short: "Stop a sim cluster's processes and remove its state",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p := sim.New(sim.Options{StateDir: g.stateDir + "/clusters", Progress: func(ev sim.Event) {
+				g.progress("cluster %s: %s", ev.Cluster, ev.Message)
+			}})
+			err := p.Delete(cmd.Context(), delName)
+			var nf *sim.NotFoundError
+			if errors.As(err, &nf) {
+				return invalid(err)
+			}
+			if err != nil {
+				if sim.ValidateName(delName) != nil {
+					return invalid(err)
+				}
+				return infra(err)
+			}
+			return nil
+		},
+	}
+	del.Flags().StringVar(&delName, "name", sim.DefaultName, "cluster name")
+
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List sim clusters with their state and kubeconfig",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p := sim.New(sim.Options{StateDir: g.stateDir + "/clusters"})
+			cs, err := p.List(cmd.Context())
+			if err != nil {
+				return infra(err)
+			}
+			if len(cs) == 0 {
+				g.progress("no sim clusters")
+				return nil
+			}
+			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tSTATUS\tNODES\tAGE\tKUBECONFIG")
+			for _, c := range cs {
+				status := "running"
+				if err := c.Healthy(); err != nil {
+					status = "degraded"
+					for _, ps := range c.Processes() {
+						if !ps.Running {
+							status += " (" + ps.Name + " down)"
+						}
+					}
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", c.Name, status, c.Nodes, time.Since(c.CreatedAt).Round(time.Second), c.Kubeconfig)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.AddCommand(create, del, list)
+	return cmd
+}
+
+func newGateCmd() *cobra.Command {
+	var kubeconfig string
+	cmd := &cobra.Command{
+		Use:    "sim-gate",
+		Short:  "Run the sim gate (started by sim clusters; not for direct use)",
+		Hidden: true,
+		Args:   noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+			if err != nil {
+				return invalid(err)
+			}
+			cfg.QPS, cfg.Burst = 200, 400
+			cs, err := kubernetes.NewForConfig(cfg)
+			if err != nil {
+				return infra(err)
+			}
+			err = sim.RunGate(cmd.Context(), cs, sim.GateLogf(cmd.ErrOrStderr()))
+			if cmd.Context().Err() != nil {
+				return nil // stopped by SIGTERM: a normal exit
+			}
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the cluster")
+	return cmd
+}
