@@ -65,6 +65,9 @@ type Event struct {
 // simulated nodes, as local processes bound to 127.0.0.1.
 type Provider struct {
 	opts Options
+	// pickPorts chooses the ports of a start attempt (tests replace it to
+	// force a port conflict).
+	pickPorts func(n int) ([]int, error)
 }
 
 // New returns a Provider with opts.
@@ -72,7 +75,7 @@ func New(opts Options) *Provider {
 	if opts.Nodes <= 0 {
 		opts.Nodes = 3
 	}
-	return &Provider{opts: opts}
+	return &Provider{opts: opts, pickPorts: freePorts}
 }
 
 // Cluster is a sim cluster as recorded in its state directory.
@@ -383,7 +386,7 @@ func freePorts(n int) ([]int, error) {
 }
 
 func (p *Provider) start(ctx context.Context, name, dir string, pk pki, start time.Time) (*Cluster, error) {
-	pp, err := freePorts(6)
+	pp, err := p.pickPorts(6)
 	if err != nil {
 		return nil, err
 	}
