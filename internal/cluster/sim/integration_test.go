@@ -242,7 +242,7 @@ func TestCluster(t *testing.T) {
 		}
 		svc := &corev1.Service{
 			ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns},
-			Spec: corev1.ServiceSpec{Selector: labels("web"), Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}}},
+			Spec:       corev1.ServiceSpec{Selector: labels("web"), Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}}},
 		}
 		if _, err := cs.CoreV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
