@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -451,7 +452,6 @@ leaderElection:
 		}},
 		{"kube-controller-manager", a.Path(assets.ControllerManager), []string{
 			"--kubeconfig=" + c.Kubeconfig,
-			"--authentication-kubeconfig=" + c.Kubeconfig, "--authorization-kubeconfig=" + c.Kubeconfig,
 			"--bind-address=127.0.0.1", "--secure-port=" + port("controller-manager"),
 			"--tls-cert-file=" + pk.path(apiserverCert), "--tls-private-key-file=" + pk.path(apiserverKey),
 			"--leader-elect=false",
@@ -471,7 +471,6 @@ leaderElection:
 		}},
 		{"kube-scheduler", a.Path(assets.Scheduler), []string{
 			"--config=" + schedConfig,
-			"--authentication-kubeconfig=" + c.Kubeconfig, "--authorization-kubeconfig=" + c.Kubeconfig,
 			"--bind-address=127.0.0.1", "--secure-port=" + port("scheduler"),
 			"--tls-cert-file=" + pk.path(apiserverCert), "--tls-private-key-file=" + pk.path(apiserverKey),
 			"--profiling=false",
@@ -493,8 +492,11 @@ leaderElection:
 
 	env := childEnv(dir)
 	p.progress(name, start, "starting etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok")
+	launch := func(s spec) (*proc, error) {
+		return startProc(s.name, s.bin, s.args, dir, filepath.Join(dir, "logs", s.name+".log"), env)
+	}
 	for _, s := range specs {
-		pr, err := startProc(s.name, s.bin, s.args, dir, filepath.Join(dir, "logs", s.name+".log"), env)
+		pr, err := launch(s)
 		if err != nil {
 			return c, err
 		}
@@ -504,24 +506,43 @@ leaderElection:
 		return c, err
 	}
 
-	// Any process that exits while we wait fails the create at once, with
-	// its log; a bind failure asks the caller to try other ports.
+	// Everything starts at once. The API's clients (controller-manager,
+	// scheduler, kwok, gate) may give up if kube-apiserver is slow to
+	// answer on a loaded machine: such an exit before the API is ready
+	// restarts them once it is. Any other exit fails the create at once,
+	// with the process's log; a bind failure asks the caller to try other
+	// ports.
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	for _, pr := range c.Procs {
-		go func(pr *proc) {
+	var mu sync.Mutex
+	apiReady := false
+	var early []int // indexes into c.Procs of clients that exited before the API was ready
+	var monitor func(i int)
+	monitor = func(i int) {
+		pr := c.Procs[i]
+		go func() {
 			select {
 			case <-pr.exited:
 			case <-ctx.Done():
 				return
 			}
+			mu.Lock()
+			if !apiReady && pr.Name != "etcd" && pr.Name != "kube-apiserver" {
+				early = append(early, i)
+				mu.Unlock()
+				return
+			}
+			mu.Unlock()
 			tail := logTail(pr.Log, 15)
 			err := fmt.Errorf("sim cluster %q: %s exited during start; last log lines:\n%s", name, pr.Name, indent(tail))
 			if strings.Contains(tail, "address already in use") {
 				err = &portConflictError{proc: pr.Name, err: err}
 			}
 			cancel(err)
-		}(pr)
+		}()
+	}
+	for i := range c.Procs {
+		monitor(i)
 	}
 	cause := func(err error) error {
 		if c := context.Cause(ctx); c != nil && !errors.Is(c, context.Canceled) && !errors.Is(c, context.DeadlineExceeded) {
@@ -540,6 +561,25 @@ leaderElection:
 	}
 	if err := waitAPIServer(ctx, cs); err != nil {
 		return c, cause(fmt.Errorf("sim cluster %q: kube-apiserver did not become ready: %w", name, err))
+	}
+	mu.Lock()
+	apiReady = true
+	restart := early
+	early = nil
+	mu.Unlock()
+	for _, i := range restart {
+		p.progress(name, start, c.Procs[i].Name+" gave up before kube-apiserver was ready; restarting it")
+		pr, err := launch(specs[i])
+		if err != nil {
+			return c, err
+		}
+		c.Procs[i] = pr
+		monitor(i)
+	}
+	if len(restart) > 0 {
+		if err := c.save(); err != nil {
+			return c, err
+		}
 	}
 	p.progress(name, start, "kube-apiserver ready; registering nodes")
 
