@@ -1,0 +1,48 @@
+package engine_test
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/kubetestbed/testbed/internal/engine"
+)
+
+func ExampleGraph_Run() {
+	var g engine.Graph
+	step := func(name string) func(context.Context) error {
+		return func(context.Context) error { return nil } // build, apply, wait, ...
+	}
+	for _, n := range []engine.Node{
+		{ID: "cluster", Phase: engine.PhaseCluster, Run: step("create cluster")},
+		{ID: "apply:db", Phase: engine.PhaseDeploy, Component: "db", Deps: []engine.NodeID{"cluster"}, Run: step("apply")},
+		{ID: "ready:db", Phase: engine.PhaseDeploy, Component: "db", Deps: []engine.NodeID{"apply:db"}, Run: step("wait")},
+	} {
+		if err := g.Add(n); err != nil {
+			fmt.Println(err)
+			return
+		}
+	}
+	res, err := g.Run(context.Background(), engine.Options{
+		OnEvent: func(e engine.Event) { fmt.Println(e.Type, e.Node) },
+	})
+	fmt.Println("error:", err)
+	fmt.Println("critical path:", res.CriticalPath)
+	// Output:
+	// start cluster
+	// done cluster
+	// start apply:db
+	// done apply:db
+	// start ready:db
+	// done ready:db
+	// error: <nil>
+	// critical path: [cluster apply:db ready:db]
+}
+
+func ExampleGraph_Add_cycle() {
+	var g engine.Graph
+	_ = g.Add(engine.Node{ID: "migrations", Deps: []engine.NodeID{"datastorage"}})
+	err := g.Add(engine.Node{ID: "datastorage", Deps: []engine.NodeID{"migrations"}})
+	fmt.Println(err)
+	// Output:
+	// engine: node "datastorage" closes a dependency cycle: datastorage → migrations → datastorage (each depends on the next)
+}
