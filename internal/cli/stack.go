@@ -1,0 +1,324 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/kubetestbed/testbed/internal/report"
+	"github.com/kubetestbed/testbed/pkg/stack"
+	"github.com/kubetestbed/testbed/pkg/testbed"
+)
+
+// stackFlags are the flags every stack command shares.
+type stackFlags struct {
+	file     string
+	provider string
+}
+
+func (f *stackFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVarP(&f.file, "file", "f", "testbed.yaml", "stack file")
+	cmd.Flags().StringVar(&f.provider, "provider", "", "cluster provider, overriding the stack's: sim | kubeconfig")
+}
+
+func (f *stackFlags) load() (*stack.Stack, error) {
+	s, err := stack.Load(f.file)
+	if err != nil {
+		return nil, invalid(err)
+	}
+	if f.provider != "" && f.provider != "sim" && f.provider != "kind" && f.provider != "kubeconfig" {
+		return nil, invalid(fmt.Errorf("--provider %q: want sim, kind or kubeconfig", f.provider))
+	}
+	return s, nil
+}
+
+func (g *globals) options(f *stackFlags) testbed.Options {
+	var gate []string
+	if exe, err := os.Executable(); err == nil {
+		gate = []string{exe, "sim-gate"}
+	}
+	return testbed.Options{
+		Provider:    f.provider,
+		AssetsDir:   g.assetsDir,
+		BinDir:      g.binDir,
+		StateDir:    g.stateDir,
+		GateCommand: gate,
+	}
+}
+
+// exitFor maps a library error onto the CLI's exit codes.
+func exitFor(err error) error {
+	switch testbed.KindOf(err) {
+	case testbed.KindInvalid:
+		return invalid(err)
+	case testbed.KindInfra:
+		return infra(err)
+	case testbed.KindInterrupted:
+		return &exitError{ExitInterrupted, err}
+	}
+	return &exitError{ExitFailed, err}
+}
+
+func (g *globals) isTTY() bool {
+	f, ok := g.stderr.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+func newUpCmd(g *globals) *cobra.Command {
+	var f stackFlags
+	var timeout time.Duration
+	var reportPath, junitPath, phases string
+	var keep bool
+	var verbosity int
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Bring a stack up and return once every component is ready",
+		Long: `up brings the stack in -f up: it creates the cluster (sim by default), applies
+every component as soon as its dependsOn components are ready, and watches
+every object until it is ready (DESIGN §3). The first component that fails
+stops the run at once, with its reason and a diagnostics bundle.
+
+On success the cluster stays up (sim processes outlive the command) and the
+kubeconfig path is printed on stdout; run 'testbed down' to remove it. Running
+'up' again on a running stack re-applies and re-waits. On failure everything
+the run started is torn down unless --keep-on-failure.
+
+  testbed up -f examples/hello/testbed.yaml --report out.json --junit out.xml
+
+Exit codes: 0 ready, 1 a component failed or timed out, 2 invalid input,
+3 infrastructure failure, 130 interrupted.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if phases != "overlap" && phases != "strict" {
+				return invalid(fmt.Errorf("--phases %q: want overlap or strict", phases))
+			}
+			if timeout < 0 {
+				return invalid(fmt.Errorf("--timeout %s: must not be negative", timeout))
+			}
+			s, err := f.load()
+			if err != nil {
+				if reportPath != "" {
+					writeInvalidReport(reportPath, f.file, err)
+				}
+				return err
+			}
+			opts := g.options(&f)
+			opts.Timeout = timeout
+			opts.KeepOnFailure = keep
+			opts.Strict = phases == "strict"
+			prog := report.NewProgress(g.stderr, g.isTTY(), nil)
+			if g.isTTY() {
+				if w, _, err := term.GetSize(int(os.Stderr.Fd())); err == nil {
+					prog.SetWidth(w)
+				}
+			}
+			opts.OnEvent = func(ev testbed.Event) {
+				if ev.Component == "" {
+					if verbosity > 0 || !g.isTTY() || strings.HasPrefix(ev.Detail, "building") || strings.HasPrefix(ev.Detail, "tearing") {
+						prog.Printf("%s", ev.Detail)
+					}
+					return
+				}
+				prog.Component(ev.Component, ev.State, ev.Detail)
+			}
+			env, upErr := testbed.Up(cmd.Context(), s, opts)
+			prog.Close()
+			if env != nil && env.Report != nil {
+				fmt.Fprintln(g.stderr)
+				_ = report.WriteTable(g.stderr, env.Report)
+				if err := writeReports(env.Report, reportPath, junitPath); err != nil && upErr == nil {
+					upErr = infra(err)
+				}
+				for _, c := range env.Report.Components {
+					if c.Diagnostics != "" {
+						fmt.Fprintf(g.stderr, "diagnostics for %s: %s\n", c.Name, c.Diagnostics)
+					}
+				}
+			}
+			if upErr != nil {
+				var ee *exitError
+				if errors.As(upErr, &ee) {
+					return upErr
+				}
+				return exitFor(upErr)
+			}
+			fmt.Fprintln(g.stdout, env.Kubeconfig)
+			return nil
+		},
+	}
+	f.add(cmd)
+	cmd.Flags().DurationVar(&timeout, "timeout", 0, "deadline for the whole bring-up (default: the stack's spec.timeout)")
+	cmd.Flags().StringVar(&reportPath, "report", "", "write the JSON report here (on success and on failure)")
+	cmd.Flags().StringVar(&junitPath, "junit", "", "write a JUnit XML report here (one testcase per component)")
+	cmd.Flags().BoolVar(&keep, "keep-on-failure", false, "leave what a failed run started in place, for inspection")
+	cmd.Flags().StringVar(&phases, "phases", "overlap", "overlap: build and create the cluster at once; strict: build first")
+	cmd.Flags().IntVarP(&verbosity, "verbosity", "v", 0, "more progress detail (1: every cluster step)")
+	return cmd
+}
+
+func writeReports(r *report.Report, jsonPath, junitPath string) error {
+	var errs []error
+	if jsonPath != "" {
+		errs = append(errs, writeFile(jsonPath, func(f *os.File) error { return report.WriteJSON(f, r) }))
+	}
+	if junitPath != "" {
+		errs = append(errs, writeFile(junitPath, func(f *os.File) error { return report.WriteJUnit(f, r) }))
+	}
+	return errors.Join(errs...)
+}
+
+func writeFile(path string, write func(*os.File) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return f.Close()
+}
+
+// writeInvalidReport records a run rejected before it started.
+func writeInvalidReport(path, file string, cause error) {
+	r := &report.Report{Stack: file, Run: "-", Provider: "-", Result: report.ResultInvalid, StartedAt: time.Now().UTC(),
+		Phases: []report.Phase{}, Components: []report.Component{}, CriticalPath: []string{}}
+	_ = writeFile(path, func(f *os.File) error { return report.WriteJSON(f, r) })
+	_ = cause
+}
+
+func newDownCmd(g *globals) *cobra.Command {
+	var f stackFlags
+	cmd := &cobra.Command{
+		Use:   "down",
+		Short: "Tear a stack down: stop its sim cluster, or delete what testbed applied",
+		Long: `down removes what 'testbed up' made for the stack in -f. On sim it stops the
+stack's cluster and removes its state; on kubeconfig it deletes every object
+labelled testbed.dev/stack=<stack> (and the namespaces testbed created), nothing
+else. A stack that is not running is reported, and down exits 0.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := f.load()
+			if err != nil {
+				return err
+			}
+			opts := g.options(&f)
+			opts.OnEvent = func(ev testbed.Event) { g.progress("%s", ev.Detail) }
+			err = testbed.Down(cmd.Context(), s, opts)
+			if errors.Is(err, testbed.ErrNotRunning) {
+				g.progress("%v", err)
+				return nil
+			}
+			if err != nil {
+				return exitFor(err)
+			}
+			return nil
+		},
+	}
+	f.add(cmd)
+	return cmd
+}
+
+func newStatusCmd(g *globals) *cobra.Command {
+	var f stackFlags
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show each component's readiness in a running stack (exit 1 unless all ready)",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := f.load()
+			if err != nil {
+				return err
+			}
+			sts, err := testbed.Status(cmd.Context(), s, g.options(&f))
+			if errors.Is(err, testbed.ErrNotRunning) {
+				return &exitError{ExitFailed, err}
+			}
+			if err != nil {
+				return exitFor(err)
+			}
+			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "COMPONENT\tREADY\tREASON")
+			all := true
+			for _, st := range sts {
+				r := "yes"
+				if !st.Ready {
+					r, all = "no", false
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", st.Name, r, st.Reason)
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if !all {
+				return &exitError{ExitFailed, fmt.Errorf("stack %s is not ready", s.Metadata.Name)}
+			}
+			return nil
+		},
+	}
+	f.add(cmd)
+	return cmd
+}
+
+func newPlanCmd(g *globals) *cobra.Command {
+	var f stackFlags
+	cmd := &cobra.Command{
+		Use:   "plan",
+		Short: "Validate a stack; print its graph, lower bound and critical path",
+		Long: `plan validates the stack in -f (every problem, with file:line) and prints its
+components in dependency order with their edges and sim timings, then the
+sim lower bound: the longest path through dependsOn, requires and readyAfter,
+which no bring-up can beat.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := f.load()
+			if err != nil {
+				return err
+			}
+			if _, err := s.Manifests(nil); err != nil {
+				return invalid(err)
+			}
+			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintf(g.stdout, "stack %s (namespace %s, provider %s, timeout %s)\n\n", s.Metadata.Name, s.Spec.Namespace, s.Spec.Cluster.Provider, s.Spec.Timeout)
+			fmt.Fprintln(tw, "COMPONENT\tDEPENDS ON\tREQUIRES\tREADY AFTER\tDOES")
+			for _, name := range s.Order() {
+				c := s.Component(name)
+				var req, after, does string
+				if c.Sim != nil {
+					req = strings.Join(c.Sim.Requires, ",")
+					after = c.Sim.ReadyAfter.String()
+					if c.Sim.Fail != "" {
+						after += " (fail: " + string(c.Sim.Fail) + ")"
+					}
+				}
+				if c.Run != nil {
+					does = "run " + strings.Join(c.Run.Command, " ")
+				} else {
+					does = fmt.Sprintf("%d manifests", len(c.Manifests))
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.Name, dash(strings.Join(c.DependsOn, ",")), dash(req), dash(after), does)
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			lb, path := s.LowerBound()
+			fmt.Fprintf(g.stdout, "\nlower bound (sim): %.1f s\ncritical path: %s\n", lb, strings.Join(path, " → "))
+			return nil
+		},
+	}
+	f.add(cmd)
+	return cmd
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,164 @@
+package testbed
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/rest"
+
+	"github.com/kubetestbed/testbed/internal/apply"
+	"github.com/kubetestbed/testbed/internal/cluster/sim"
+	"github.com/kubetestbed/testbed/internal/ready"
+	"github.com/kubetestbed/testbed/pkg/stack"
+)
+
+// ErrNotRunning is returned (wrapped) by Down and Status for a stack that is
+// not running.
+var ErrNotRunning = errors.New("not running")
+
+// Down tears stack s down: on sim it stops the stack's cluster and removes
+// its state; on kubeconfig it deletes every object testbed applied for the
+// stack (by label) and the namespaces it created, nothing else. A stack
+// that is not running returns an error wrapping ErrNotRunning.
+func Down(ctx context.Context, s *stack.Stack, opts Options) error {
+	provider, err := providerOf(s, opts)
+	if err != nil {
+		return err
+	}
+	emit := func(ev Event) {
+		if opts.OnEvent != nil {
+			opts.OnEvent(ev)
+		}
+	}
+	switch provider {
+	case stack.ProviderKubeconfig:
+		cfg, _, err := kubeconfigREST(s)
+		if err != nil {
+			return err
+		}
+		app, err := apply.New(cfg, apply.Options{})
+		if err != nil {
+			return &Error{Kind: KindInfra, Err: err}
+		}
+		emit(Event{State: StateCluster, Detail: "deleting every object labelled " + apply.Selector(s.Metadata.Name), At: time.Now()})
+		// Namespaces testbed created carry the stack's labels: the
+		// selector finds them; pre-existing namespaces are left alone.
+		if err := app.DeleteAll(ctx, apply.Selector(s.Metadata.Name), nil); err != nil {
+			return &Error{Kind: KindInfra, Err: err}
+		}
+		return nil
+	default:
+		p, err := simProvider(ctx, opts, false, emit)
+		if err != nil {
+			return err
+		}
+		err = p.Delete(ctx, s.Metadata.Name)
+		var nf *sim.NotFoundError
+		if errors.As(err, &nf) {
+			return fmt.Errorf("stack %s: %w (no sim cluster %q)", s.Metadata.Name, ErrNotRunning, s.Metadata.Name)
+		}
+		if err != nil {
+			return &Error{Kind: KindInfra, Err: err}
+		}
+		return nil
+	}
+}
+
+// ComponentStatus is the readiness of one component of a running stack.
+type ComponentStatus struct {
+	Name  string
+	Ready bool
+	// Reason lists what is not ready, object by object.
+	Reason string
+}
+
+// Status reports the readiness of every component of a running stack, as
+// the readiness rules see it now.
+func Status(ctx context.Context, s *stack.Stack, opts Options) ([]ComponentStatus, error) {
+	provider, err := providerOf(s, opts)
+	if err != nil {
+		return nil, err
+	}
+	var cfg *rest.Config
+	switch provider {
+	case stack.ProviderKubeconfig:
+		if cfg, _, err = kubeconfigREST(s); err != nil {
+			return nil, err
+		}
+	default:
+		p, err := simProvider(ctx, opts, false, func(Event) {})
+		if err != nil {
+			return nil, err
+		}
+		c, err := p.Get(s.Metadata.Name)
+		if err != nil {
+			return nil, fmt.Errorf("stack %s: %w (%v)", s.Metadata.Name, ErrNotRunning, err)
+		}
+		if err := c.Healthy(); err != nil {
+			return nil, &Error{Kind: KindInfra, Err: err}
+		}
+		if cfg, err = c.RESTConfig(); err != nil {
+			return nil, &Error{Kind: KindInfra, Err: err}
+		}
+	}
+	r := &run{s: s, opts: opts, id: "status", provider: provider}
+	if err := r.resolve(); err != nil {
+		return nil, err
+	}
+	app, err := apply.New(cfg, apply.Options{})
+	if err != nil {
+		return nil, &Error{Kind: KindInfra, Err: err}
+	}
+	tr, err := ready.NewTracker(cfg, ready.TrackerOptions{Selector: apply.Selector(s.Metadata.Name)})
+	if err != nil {
+		return nil, &Error{Kind: KindInfra, Err: err}
+	}
+	defer tr.Stop()
+
+	out := make([]ComponentStatus, len(s.Spec.Components))
+	var wg sync.WaitGroup
+	for i, c := range s.Spec.Components {
+		out[i].Name = c.Name
+		if c.Run != nil {
+			out[i].Reason = "run step: not tracked after up"
+			continue
+		}
+		var refs []ready.ObjectRef
+		for _, d := range r.docs[c.Name] {
+			obj := &unstructured.Unstructured{Object: d.Object}
+			m, err := app.Mapping(obj.GroupVersionKind())
+			if err != nil {
+				out[i].Reason = fmt.Sprintf("%s:%d: %v", d.File, d.Line, err)
+				refs = nil
+				break
+			}
+			ns := obj.GetNamespace()
+			if ns == "" && m.Scope.Name() == "namespace" {
+				ns = s.Spec.Namespace
+			}
+			refs = append(refs, ready.ObjectRef{GVR: m.Resource, Kind: obj.GetKind(), Namespace: ns, Name: obj.GetName()})
+		}
+		if refs == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Wait returns at once when everything is ready; otherwise the
+			// short deadline gives the watches time to report what they see.
+			wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			defer cancel()
+			if err := tr.Wait(wctx, refs); err != nil {
+				out[i].Reason = err.Error()
+				return
+			}
+			out[i].Ready = true
+		}()
+	}
+	wg.Wait()
+	return out, nil
+}

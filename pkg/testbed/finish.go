@@ -1,0 +1,300 @@
+package testbed
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kubetestbed/testbed/internal/apply"
+	"github.com/kubetestbed/testbed/internal/engine"
+	"github.com/kubetestbed/testbed/internal/ready"
+	"github.com/kubetestbed/testbed/internal/report"
+	"github.com/kubetestbed/testbed/pkg/stack"
+)
+
+// checks runs a component's outside-in checks until each passes, within ctx.
+// Each check is retried on a short interval: nothing can be watched on the
+// far side of a socket.
+func (r *run) checks(ctx context.Context, c *stack.Component) error {
+	for _, ch := range c.Checks {
+		var probe func(context.Context) error
+		switch {
+		case ch.HTTP != nil:
+			url, err := stack.Substitute(ch.HTTP.URL, r.vars)
+			if err != nil {
+				return err
+			}
+			want := ch.HTTP.Status
+			probe = func(ctx context.Context) error {
+				req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+				if err != nil {
+					return err
+				}
+				resp, err := (&http.Client{Timeout: 2 * time.Second}).Do(req)
+				if err != nil {
+					return err
+				}
+				resp.Body.Close()
+				if resp.StatusCode != want {
+					return fmt.Errorf("GET %s: status %d, want %d", url, resp.StatusCode, want)
+				}
+				return nil
+			}
+		case ch.TCP != nil:
+			addr, err := stack.Substitute(ch.TCP.Address, r.vars)
+			if err != nil {
+				return err
+			}
+			probe = func(ctx context.Context) error {
+				conn, err := (&net.Dialer{Timeout: 2 * time.Second}).DialContext(ctx, "tcp", addr)
+				if err != nil {
+					return err
+				}
+				return conn.Close()
+			}
+		default:
+			continue
+		}
+		var last error
+		for {
+			if last = probe(ctx); last == nil {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("check %s: %w (last: %v)", ch.String(), ctx.Err(), last)
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+// report builds the run's report from the graph's timings and the tracker.
+func (r *run) report(res *engine.Result, result report.Result) *report.Report {
+	end := time.Now()
+	rep := &report.Report{
+		Stack: r.s.Metadata.Name, Run: r.id, Provider: string(r.provider), Result: result,
+		StartedAt: r.start.UTC(), Seconds: report.Since(r.start, end),
+	}
+	if r.provider == stack.ProviderSim {
+		lb, _ := r.s.LowerBound()
+		rep.LowerBoundSeconds = &lb
+	}
+	var timings []engine.Timing
+	if res != nil {
+		timings = res.Timings
+	}
+	for _, sp := range engine.PhaseSpans(timings) {
+		rep.Phases = append(rep.Phases, report.Phase{Name: sp.Name, Start: report.Since(r.start, sp.Start), End: report.Since(r.start, sp.End)})
+	}
+	byNode := map[engine.NodeID]engine.Timing{}
+	for _, t := range timings {
+		byNode[t.Node] = t
+	}
+	statuses := map[ready.ObjectRef]ready.ObjectStatus{}
+	if r.track != nil {
+		for _, st := range r.track.Statuses() {
+			statuses[st.Ref] = st
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range r.s.Spec.Components {
+		st := r.comps[c.Name]
+		rc := report.Component{Name: c.Name, Objects: []report.Object{}}
+		if !st.applied.IsZero() {
+			rc.AppliedAt = report.At(r.start, st.applied)
+		}
+		if !st.readyAt.IsZero() {
+			rc.ReadyAt = report.At(r.start, st.readyAt)
+		}
+		t, ok := byNode[readyID(c.Name)]
+		err := r.failures[c.Name]
+		switch {
+		case !st.readyAt.IsZero():
+			rc.Status = report.StatusReady
+		case err != nil && !errors.Is(err, context.Canceled):
+			rc.Status = report.StatusFailed
+			var te *ready.TimeoutError
+			if errors.As(err, &te) || errors.Is(err, context.DeadlineExceeded) {
+				rc.Status = report.StatusTimeout
+			}
+			rc.Reason = err.Error()
+		case ok && t.Err != nil && !errors.Is(t.Err, context.Canceled) && !errors.Is(t.Err, context.DeadlineExceeded):
+			rc.Status = report.StatusFailed
+			rc.Reason = t.Err.Error()
+		case !ok || t.Skipped:
+			if at, ok := byNode[applyID(c.Name)]; ok && at.Err != nil && !at.Skipped && !errors.Is(at.Err, context.Canceled) {
+				rc.Status = report.StatusFailed
+				rc.Reason = at.Err.Error()
+			} else {
+				rc.Status = report.StatusSkipped
+			}
+		default:
+			rc.Status = report.StatusPending
+			if result == report.ResultTimeout {
+				rc.Status = report.StatusTimeout
+				rc.Reason = "not ready when the stack's deadline passed"
+			}
+		}
+		for _, ref := range st.refs {
+			o := report.Object{Kind: ref.Kind, Namespace: ref.Namespace, Name: ref.Name, Status: report.StatusPending}
+			if os, ok := statuses[ref]; ok {
+				switch os.Result.Status {
+				case ready.Ready:
+					o.Status = report.StatusReady
+					o.ReadyAt = report.At(r.start, os.At)
+				case ready.Failed:
+					o.Status = report.StatusFailed
+				}
+			}
+			rc.Objects = append(rc.Objects, o)
+		}
+		rep.Components = append(rep.Components, rc)
+	}
+	if res != nil {
+		seen := map[string]bool{}
+		for _, id := range res.CriticalPath {
+			_, comp, _ := strings.Cut(string(id), ":")
+			if comp != "" && !seen[comp] {
+				seen[comp] = true
+				rep.CriticalPath = append(rep.CriticalPath, comp)
+			}
+		}
+	}
+	if rep.CriticalPath == nil {
+		rep.CriticalPath = []string{}
+	}
+	return rep
+}
+
+// diagnose writes a bundle for every failed or timed-out component: its
+// objects' readiness, the status (never the data or spec) of its pods with
+// their conditions and container states, the events of its objects and
+// pods, and the last log lines of current and previous containers where
+// the cluster has logs. Secrets are never read.
+func (r *run) diagnose(rep *report.Report) {
+	if r.cfg == nil {
+		return
+	}
+	cs, err := kubernetes.NewForConfig(r.cfg)
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	root := diagDir(r.opts, r.s, r.id)
+	for i := range rep.Components {
+		rc := &rep.Components[i]
+		if rc.Status != report.StatusFailed && rc.Status != report.StatusTimeout {
+			continue
+		}
+		dir := filepath.Join(root, rc.Name)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			continue
+		}
+		rc.Diagnostics = dir
+		r.mu.Lock()
+		refs := r.comps[rc.Name].refs
+		r.mu.Unlock()
+
+		var b strings.Builder
+		fmt.Fprintf(&b, "component %s: %s\n%s\n\nobjects:\n", rc.Name, rc.Status, rc.Reason)
+		namespaces := map[string]bool{}
+		names := map[string]bool{}
+		for _, ref := range refs {
+			res := r.track.Status(ref)
+			fmt.Fprintf(&b, "  %s: %s %s", ref, res.Status, res.Reason)
+			if res.Message != "" {
+				fmt.Fprintf(&b, " (%s)", res.Message)
+			}
+			b.WriteString("\n")
+			if ref.Namespace != "" {
+				namespaces[ref.Namespace] = true
+			}
+			names[ref.Name] = true
+		}
+		_ = os.WriteFile(filepath.Join(dir, "summary.txt"), []byte(b.String()), 0o644)
+
+		var podDump []map[string]any
+		var logs strings.Builder
+		var events []string
+		for ns := range namespaces {
+			pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: apply.LabelStack + "=" + r.s.Metadata.Name + "," + apply.LabelComponent + "=" + rc.Name})
+			if err == nil {
+				for _, p := range pods.Items {
+					names[p.Name] = true
+					podDump = append(podDump, map[string]any{"name": p.Namespace + "/" + p.Name, "node": p.Spec.NodeName, "status": p.Status})
+					r.podLogs(ctx, cs, &p, &logs)
+				}
+			}
+			evs, err := cs.CoreV1().Events(ns).List(ctx, metav1.ListOptions{})
+			if err == nil {
+				sort.Slice(evs.Items, func(i, j int) bool { return eventTime(&evs.Items[i]).Before(eventTime(&evs.Items[j])) })
+				for _, e := range evs.Items {
+					if names[e.InvolvedObject.Name] {
+						events = append(events, fmt.Sprintf("%s %s %s/%s %s: %s", eventTime(&e).UTC().Format(time.RFC3339), e.Type, e.InvolvedObject.Kind, e.InvolvedObject.Name, e.Reason, e.Message))
+					}
+				}
+			}
+		}
+		if data, err := yaml.Marshal(podDump); err == nil {
+			_ = os.WriteFile(filepath.Join(dir, "pods.yaml"), data, 0o644)
+		}
+		_ = os.WriteFile(filepath.Join(dir, "events.txt"), []byte(strings.Join(events, "\n")+"\n"), 0o644)
+		if logs.Len() == 0 {
+			logs.WriteString("no container logs: ")
+			if r.provider == stack.ProviderSim {
+				logs.WriteString("on the sim provider containers do not run\n")
+			} else {
+				logs.WriteString("none could be read\n")
+			}
+		}
+		_ = os.WriteFile(filepath.Join(dir, "logs.txt"), []byte(logs.String()), 0o644)
+	}
+}
+
+func eventTime(e *corev1.Event) time.Time {
+	switch {
+	case !e.LastTimestamp.IsZero():
+		return e.LastTimestamp.Time
+	case !e.EventTime.IsZero():
+		return e.EventTime.Time
+	}
+	return e.CreationTimestamp.Time
+}
+
+// podLogs appends the last lines of each container's current and previous
+// logs. The sim provider has none (its containers never run).
+func (r *run) podLogs(ctx context.Context, cs kubernetes.Interface, p *corev1.Pod, w *strings.Builder) {
+	if r.provider == stack.ProviderSim {
+		return
+	}
+	lines := int64(50)
+	for _, c := range p.Spec.Containers {
+		for _, prev := range []bool{false, true} {
+			data, err := cs.CoreV1().Pods(p.Namespace).GetLogs(p.Name, &corev1.PodLogOptions{Container: c.Name, Previous: prev, TailLines: &lines}).DoRaw(ctx)
+			if err != nil || len(data) == 0 {
+				continue
+			}
+			which := "current"
+			if prev {
+				which = "previous"
+			}
+			fmt.Fprintf(w, "==> %s/%s container %s (%s) <==\n%s\n", p.Namespace, p.Name, c.Name, which, data)
+		}
+	}
+}

@@ -1,0 +1,254 @@
+package testbed
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/kubetestbed/testbed/internal/assets"
+	"github.com/kubetestbed/testbed/internal/cluster/sim"
+	"github.com/kubetestbed/testbed/internal/report"
+	"github.com/kubetestbed/testbed/pkg/stack"
+)
+
+// Options configure Up, Down and Status. The zero value works: sim
+// provider, the stack's timeout, teardown on failure.
+type Options struct {
+	// Provider overrides the stack's spec.cluster.provider.
+	Provider string
+	// Timeout overrides the stack's spec.timeout (the whole bring-up).
+	Timeout time.Duration
+	// KeepOnFailure leaves what a failed run started in place, for
+	// inspection.
+	KeepOnFailure bool
+	// Strict restores the seed's phase order: the cluster is created only
+	// after every image is built (for machines where they contend).
+	Strict bool
+	// Run is the run ID (${run}); default: 5 random characters.
+	Run string
+	// AssetsDir caches the sim control plane (built on first use);
+	// BinDir, if set, uses prebuilt binaries instead. StateDir holds
+	// running sim clusters. The CLI fills these; they have no defaults
+	// here, since the library reads no environment.
+	AssetsDir, BinDir, StateDir string
+	// GateCommand runs the sim gate ("testbed sim-gate"); see sim.Options.
+	GateCommand []string
+	// DiagDir receives diagnostics bundles of failed components
+	// (default: a directory under os.TempDir()).
+	DiagDir string
+	// OnEvent, if set, receives progress: one event per component state
+	// change and per cluster step. Called from several goroutines, one at
+	// a time.
+	OnEvent func(Event)
+}
+
+// Event is one step of a run, for progress output.
+type Event struct {
+	// Component is empty for events about the run or the cluster.
+	Component string
+	// State is "waiting", "applying", "applied", "ready", "failed",
+	// "timeout", "running" (a run step), "skipped", or "cluster".
+	State string
+	// Detail is a short human description.
+	Detail string
+	At     time.Time
+}
+
+// Component states of Event.
+const (
+	StateWaiting  = "waiting"
+	StateApplying = "applying"
+	StateApplied  = "applied"
+	StateRunning  = "running"
+	StateReady    = "ready"
+	StateFailed   = "failed"
+	StateTimeout  = "timeout"
+	StateSkipped  = "skipped"
+	StateCluster  = "cluster"
+)
+
+// Env is a stack that Up brought up.
+type Env struct {
+	Stack *stack.Stack
+	// Report is the run's report (DESIGN §6), also on failure.
+	Report *report.Report
+	// Kubeconfig is the path of the cluster's kubeconfig.
+	Kubeconfig string
+	// Ports maps the stack's port names to host ports.
+	Ports map[string]int
+	cfg   *rest.Config
+}
+
+// RESTConfig returns a client configuration for the stack's cluster.
+func (e *Env) RESTConfig() *rest.Config { return rest.CopyConfig(e.cfg) }
+
+// Endpoint returns "127.0.0.1:PORT" for the stack's port name.
+func (e *Env) Endpoint(port string) (string, error) {
+	p, ok := e.Ports[port]
+	if !ok {
+		return "", fmt.Errorf("stack %s has no port %q", e.Stack.Metadata.Name, port)
+	}
+	return net.JoinHostPort("127.0.0.1", fmt.Sprint(p)), nil
+}
+
+// Kind of failure, for exit codes (DESIGN §5).
+type Kind int
+
+// The kinds of Error.
+const (
+	// KindFailed: a component failed or timed out (exit 1).
+	KindFailed Kind = iota + 1
+	// KindInvalid: the input was rejected before anything started (exit 2).
+	KindInvalid
+	// KindInfra: the cluster, a build, a load or the API failed (exit 3).
+	KindInfra
+	// KindInterrupted: the run was cancelled (exit 130).
+	KindInterrupted
+)
+
+// Error is what Up, Down and Status return on failure.
+type Error struct {
+	Kind Kind
+	Err  error
+}
+
+func (e *Error) Error() string { return e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+func invalidf(format string, args ...any) error {
+	return &Error{Kind: KindInvalid, Err: fmt.Errorf(format, args...)}
+}
+
+// KindOf returns the Kind of err: KindFailed unless err is (or wraps) an
+// *Error of another kind.
+func KindOf(err error) Kind {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind
+	}
+	return KindFailed
+}
+
+func newRunID() string {
+	const letters = "abcdefghijkmnpqrstuvwxyz23456789"
+	b := make([]byte, 5)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = letters[int(b[i])%len(letters)]
+	}
+	return string(b)
+}
+
+func providerOf(s *stack.Stack, opts Options) (stack.Provider, error) {
+	p := s.Spec.Cluster.Provider
+	if opts.Provider != "" {
+		p = stack.Provider(opts.Provider)
+	}
+	switch p {
+	case "", stack.ProviderSim:
+		return stack.ProviderSim, nil
+	case stack.ProviderKubeconfig:
+		return p, nil
+	case stack.ProviderKind:
+		return "", invalidf("provider kind needs a Docker engine and is not implemented yet: use sim (default) or kubeconfig")
+	}
+	return "", invalidf("unknown provider %q: want sim, kind or kubeconfig", p)
+}
+
+// simProvider returns the sim provider of opts; with assets when they are
+// needed (create), building them the first time.
+func simProvider(ctx context.Context, opts Options, withAssets bool, emit func(Event)) (*sim.Provider, error) {
+	if opts.StateDir == "" {
+		return nil, invalidf("no sim state directory given")
+	}
+	so := sim.Options{
+		StateDir:    filepath.Join(opts.StateDir, "clusters"),
+		GateCommand: opts.GateCommand,
+		Progress: func(ev sim.Event) {
+			emit(Event{State: StateCluster, Detail: ev.Message, At: time.Now()})
+		},
+	}
+	if withAssets {
+		var set *assets.Set
+		var err error
+		if opts.BinDir != "" {
+			set, err = assets.UseBinaries(opts.BinDir)
+			if err != nil {
+				return nil, &Error{Kind: KindInvalid, Err: err}
+			}
+		} else {
+			set, err = assets.Open(assets.Dir(opts.AssetsDir))
+			if errors.Is(err, assets.ErrNotBuilt) {
+				emit(Event{State: StateCluster, Detail: "building the sim control plane once from the Go module proxy (about 10 minutes on 2 cores)", At: time.Now()})
+				set, err = assets.Build(ctx, assets.BuildOptions{CacheDir: opts.AssetsDir, Progress: func(ev assets.Event) {
+					if ev.Packages%200 == 0 {
+						emit(Event{State: StateCluster, Detail: fmt.Sprintf("sim assets: %s (%d packages)", ev.Message, ev.Packages), At: time.Now()})
+					}
+				}})
+			}
+			if err != nil {
+				return nil, &Error{Kind: KindInfra, Err: err}
+			}
+		}
+		so.Assets = set
+	}
+	return sim.New(so), nil
+}
+
+// kubeconfigREST loads the kubeconfig provider's cluster.
+func kubeconfigREST(s *stack.Stack) (*rest.Config, string, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	path := s.Spec.Cluster.Kubeconfig.Path
+	if path != "" {
+		rules.ExplicitPath = path
+	}
+	overrides := &clientcmd.ConfigOverrides{CurrentContext: s.Spec.Cluster.Kubeconfig.Context}
+	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides)
+	cfg, err := cc.ClientConfig()
+	if err != nil {
+		return nil, "", &Error{Kind: KindInfra, Err: fmt.Errorf("kubeconfig provider: %w", err)}
+	}
+	if path == "" {
+		if p := rules.GetDefaultFilename(); p != "" {
+			path = p
+		}
+	}
+	return cfg, path, nil
+}
+
+// freePort returns a port that was free on 127.0.0.1 a moment ago.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// imageRef is the reference ${image:NAME} resolves to: the pre-built ref,
+// or the run-unique tag a build would produce.
+func imageRef(s *stack.Stack, img stack.Image, run string) string {
+	if img.Ref != "" {
+		return img.Ref
+	}
+	return fmt.Sprintf("testbed.local/%s/%s:%s", s.Metadata.Name, img.Name, run)
+}
+
+func diagDir(opts Options, s *stack.Stack, run string) string {
+	if opts.DiagDir != "" {
+		return opts.DiagDir
+	}
+	return filepath.Join(os.TempDir(), "testbed-diagnostics", s.Metadata.Name+"-"+run)
+}
+
+func join(names []string) string { return strings.Join(names, ", ") }

@@ -1,0 +1,482 @@
+package testbed
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/rest"
+
+	"github.com/kubetestbed/testbed/internal/apply"
+	"github.com/kubetestbed/testbed/internal/cluster/sim"
+	"github.com/kubetestbed/testbed/internal/engine"
+	"github.com/kubetestbed/testbed/internal/ready"
+	"github.com/kubetestbed/testbed/internal/report"
+	"github.com/kubetestbed/testbed/pkg/stack"
+)
+
+// applyConcurrency bounds the objects of one component applied at once.
+const applyConcurrency = 16
+
+// run is the state of one Up.
+type run struct {
+	s        *stack.Stack
+	opts     Options
+	id       string
+	provider stack.Provider
+	start    time.Time
+	emit     func(Event)
+
+	vars  stack.Vars
+	docs  map[string][]stack.Document
+	cfg   *rest.Config
+	kcfg  string
+	app   *apply.Applier
+	track *ready.Tracker
+
+	createdCluster bool
+	simP           *sim.Provider
+
+	mu       sync.Mutex
+	comps    map[string]*compState
+	failures map[string]error
+}
+
+type compState struct {
+	applied, readyAt time.Time
+	refs             []ready.ObjectRef
+	started          bool
+}
+
+// Up brings stack s up and returns once every component is ready, or at the
+// first failure. The returned Env (and its Report) is non-nil whenever the
+// stack got past validation, also with an error; the error is an *Error
+// whose Kind maps to the CLI's exit codes. On failure, everything the run
+// started is torn down unless opts.KeepOnFailure.
+func Up(ctx context.Context, s *stack.Stack, opts Options) (*Env, error) {
+	r := &run{s: s, opts: opts, start: time.Now(), comps: map[string]*compState{}, failures: map[string]error{}}
+	var emitMu sync.Mutex
+	r.emit = func(ev Event) {
+		if opts.OnEvent == nil {
+			return
+		}
+		emitMu.Lock()
+		defer emitMu.Unlock()
+		opts.OnEvent(ev)
+	}
+	r.id = opts.Run
+	if r.id == "" {
+		r.id = newRunID()
+	}
+	var err error
+	if r.provider, err = providerOf(s, opts); err != nil {
+		return nil, err
+	}
+	for _, img := range s.Spec.Images {
+		if img.Ref == "" && r.provider != stack.ProviderSim {
+			return nil, invalidf("image %q is built from source, and image builds are not implemented yet for provider %s: give it a ref, or use the sim provider (which never builds)", img.Name, r.provider)
+		}
+	}
+	if err := r.resolve(); err != nil {
+		return nil, err
+	}
+	for _, c := range s.Spec.Components {
+		r.comps[c.Name] = &compState{}
+	}
+
+	timeout := s.Spec.Timeout
+	if opts.Timeout > 0 {
+		timeout = opts.Timeout
+	}
+	runCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	g, err := r.graph()
+	if err != nil {
+		return nil, invalidf("%v", err)
+	}
+	res, runErr := g.Run(runCtx, engine.Options{OnEvent: r.onNodeEvent})
+	env := &Env{Stack: s, Kubeconfig: r.kcfg, Ports: r.vars.Ports, cfg: r.cfg}
+	if r.track != nil {
+		defer r.track.Stop()
+	}
+
+	result, kind := r.classify(ctx, runCtx, runErr)
+	env.Report = r.report(res, result)
+	if runErr == nil {
+		return env, nil
+	}
+	r.diagnose(env.Report)
+	if !opts.KeepOnFailure {
+		r.teardown()
+	}
+	return env, &Error{Kind: kind, Err: r.summarize(runErr, result)}
+}
+
+// resolve computes the substitutions and reads every manifest with them.
+func (r *run) resolve() error {
+	s := r.s
+	r.vars = stack.Vars{Stack: s.Metadata.Name, Namespace: s.Spec.Namespace, Run: r.id,
+		Images: map[string]string{}, Ports: map[string]int{}}
+	for _, img := range s.Spec.Images {
+		r.vars.Images[img.Name] = imageRef(s, img, r.id)
+	}
+	for _, p := range s.Spec.Ports {
+		if p.HostPort.Auto() {
+			port, err := freePort()
+			if err != nil {
+				return &Error{Kind: KindInfra, Err: fmt.Errorf("port %s: %w", p.Name, err)}
+			}
+			r.vars.Ports[p.Name] = port
+		} else {
+			r.vars.Ports[p.Name] = int(p.HostPort)
+		}
+	}
+	cms, err := s.Manifests(&r.vars)
+	if err != nil {
+		return &Error{Kind: KindInvalid, Err: err}
+	}
+	r.docs = map[string][]stack.Document{}
+	for _, cm := range cms {
+		for _, f := range cm.Files {
+			if f.Kustomize {
+				return invalidf("component %s: %s is a kustomize directory, and kustomize builds are not implemented yet", cm.Component, f.Name)
+			}
+		}
+		r.docs[cm.Component] = cm.Documents
+	}
+	return nil
+}
+
+func applyID(c string) engine.NodeID { return engine.NodeID("apply:" + c) }
+func readyID(c string) engine.NodeID { return engine.NodeID("ready:" + c) }
+
+const clusterID engine.NodeID = "cluster"
+
+// graph builds the dataflow graph: the cluster; per component an apply node
+// (after the cluster and its dependsOn components' ready nodes) and a ready
+// node; run steps as one node. Image build and load nodes join here when a
+// provider needs them; on sim there is nothing to build or load.
+func (r *run) graph() (*engine.Graph, error) {
+	g := &engine.Graph{}
+	if err := g.Add(engine.Node{ID: clusterID, Phase: engine.PhaseCluster, Run: r.cluster}); err != nil {
+		return nil, err
+	}
+	for i := range r.s.Spec.Components {
+		c := &r.s.Spec.Components[i]
+		deps := []engine.NodeID{clusterID}
+		for _, d := range c.DependsOn {
+			deps = append(deps, readyID(d))
+		}
+		if c.Run != nil {
+			if err := g.Add(engine.Node{ID: readyID(c.Name), Phase: engine.PhaseDeploy, Component: c.Name, Deps: deps,
+				Run: func(ctx context.Context) error { return r.runStep(ctx, c) }}); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if err := g.Add(engine.Node{ID: applyID(c.Name), Phase: engine.PhaseDeploy, Component: c.Name, Deps: deps,
+			Run: func(ctx context.Context) error { return r.applyComponent(ctx, c) }}); err != nil {
+			return nil, err
+		}
+		if err := g.Add(engine.Node{ID: readyID(c.Name), Phase: engine.PhaseDeploy, Component: c.Name, Deps: []engine.NodeID{applyID(c.Name)},
+			Run: func(ctx context.Context) error { return r.waitComponent(ctx, c) }}); err != nil {
+			return nil, err
+		}
+	}
+	return g, nil
+}
+
+func (r *run) onNodeEvent(ev engine.Event) {
+	id := string(ev.Node)
+	kind, comp, _ := strings.Cut(id, ":")
+	if comp == "" {
+		return
+	}
+	switch {
+	case kind == "apply" && ev.Type == engine.EventStart:
+		r.emit(Event{Component: comp, State: StateApplying, At: ev.At})
+	case ev.Type == engine.EventSkipped && kind == "ready":
+		r.emit(Event{Component: comp, State: StateSkipped, Detail: "not started: the run stopped first", At: ev.At})
+	}
+}
+
+// cluster makes the cluster: a sim cluster named after the stack (reused
+// when it already runs: `up` again re-applies and re-waits), or the
+// kubeconfig provider's.
+func (r *run) cluster(ctx context.Context) error {
+	switch r.provider {
+	case stack.ProviderKubeconfig:
+		cfg, path, err := kubeconfigREST(r.s)
+		if err != nil {
+			return err
+		}
+		r.cfg, r.kcfg = cfg, path
+	default:
+		p, err := simProvider(ctx, r.opts, true, r.emit)
+		if err != nil {
+			return err
+		}
+		r.simP = p
+		name := r.s.Metadata.Name
+		c, err := p.Get(name)
+		if err == nil && c.Healthy() == nil {
+			r.emit(Event{State: StateCluster, Detail: "sim cluster " + name + " is running: re-applying", At: time.Now()})
+		} else {
+			c, err = p.Create(ctx, name)
+			if err != nil {
+				var ex *sim.ExistsError
+				if errors.As(err, &ex) {
+					return &Error{Kind: KindInfra, Err: err}
+				}
+				return &Error{Kind: KindInfra, Err: err}
+			}
+			r.createdCluster = true
+		}
+		cfg, err := c.RESTConfig()
+		if err != nil {
+			return &Error{Kind: KindInfra, Err: err}
+		}
+		r.cfg, r.kcfg = cfg, c.Kubeconfig
+	}
+	app, err := apply.New(r.cfg, apply.Options{})
+	if err != nil {
+		return &Error{Kind: KindInfra, Err: err}
+	}
+	r.app = app
+	tr, err := ready.NewTracker(r.cfg, ready.TrackerOptions{Selector: apply.Selector(r.s.Metadata.Name)})
+	if err != nil {
+		return &Error{Kind: KindInfra, Err: err}
+	}
+	r.track = tr
+	return nil
+}
+
+// simAnnotations are the pod annotations of a component's sim block.
+func (r *run) simAnnotations(c *stack.Component) map[string]string {
+	if r.provider != stack.ProviderSim || c.Sim == nil {
+		return nil
+	}
+	a := map[string]string{sim.AnnotationReadyAfter: c.Sim.ReadyAfter.String()}
+	if len(c.Sim.Requires) > 0 {
+		a[sim.AnnotationRequires] = strings.Join(c.Sim.Requires, ",")
+	}
+	if c.Sim.Fail != "" {
+		a[sim.AnnotationFail] = string(c.Sim.Fail)
+	}
+	return a
+}
+
+// applyComponent decorates and server-side-applies every object of c at
+// once (bounded), each CR waiting only for its own CRD.
+func (r *run) applyComponent(ctx context.Context, c *stack.Component) error {
+	docs := r.docs[c.Name]
+	refs := make([]ready.ObjectRef, len(docs))
+	ann := r.simAnnotations(c)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(applyConcurrency)
+	for i, d := range docs {
+		g.Go(func() error {
+			obj := &unstructured.Unstructured{Object: deepCopy(d.Object)}
+			source := fmt.Sprintf("%s:%d", d.File, d.Line)
+			if err := apply.Decorate(obj, r.s.Metadata.Name, c.Name, ann); err != nil {
+				return fmt.Errorf("%s: %w", source, err)
+			}
+			out, err := r.app.ApplyFrom(gctx, obj, r.s.Spec.Namespace, source)
+			if err != nil {
+				return err
+			}
+			m, err := r.app.Mapping(out.GroupVersionKind())
+			if err != nil {
+				return fmt.Errorf("%s: %w", source, err)
+			}
+			refs[i] = ready.ObjectRef{GVR: m.Resource, Kind: out.GetKind(), Namespace: out.GetNamespace(), Name: out.GetName()}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return fmt.Errorf("component %s: %w", c.Name, err)
+	}
+	now := time.Now()
+	r.mu.Lock()
+	st := r.comps[c.Name]
+	st.refs, st.applied, st.started = refs, now, true
+	r.mu.Unlock()
+	r.emit(Event{Component: c.Name, State: StateApplied, Detail: fmt.Sprintf("%d objects", len(refs)), At: now})
+	return nil
+}
+
+// waitComponent waits, through the shared tracker, until every object of c
+// is ready (fail fast on a doomed pod or failed Job), within c's timeout.
+func (r *run) waitComponent(ctx context.Context, c *stack.Component) error {
+	r.mu.Lock()
+	refs := r.comps[c.Name].refs
+	r.mu.Unlock()
+	wctx := ctx
+	if c.Timeout > 0 {
+		var cancel context.CancelFunc
+		wctx, cancel = context.WithTimeout(ctx, c.Timeout)
+		defer cancel()
+	}
+	if err := r.track.Wait(wctx, refs); err != nil {
+		r.fail(c.Name, err)
+		return fmt.Errorf("component %s: %w", c.Name, err)
+	}
+	if len(c.Checks) > 0 && r.provider == stack.ProviderSim {
+		r.emit(Event{Component: c.Name, State: StateApplied, Detail: fmt.Sprintf("%d checks skipped: nothing listens behind a Service on sim", len(c.Checks)), At: time.Now()})
+	} else if err := r.checks(wctx, c); err != nil {
+		r.fail(c.Name, err)
+		return fmt.Errorf("component %s: %w", c.Name, err)
+	}
+	r.ready(c.Name)
+	return nil
+}
+
+func (r *run) ready(name string) {
+	now := time.Now()
+	r.mu.Lock()
+	r.comps[name].readyAt = now
+	r.mu.Unlock()
+	r.emit(Event{Component: name, State: StateReady, Detail: fmt.Sprintf("%.1f s", now.Sub(r.start).Seconds()), At: now})
+}
+
+func (r *run) fail(name string, err error) {
+	r.mu.Lock()
+	r.failures[name] = err
+	r.mu.Unlock()
+	state := StateFailed
+	var te *ready.TimeoutError
+	if errors.As(err, &te) && errors.Is(err, context.DeadlineExceeded) {
+		state = StateTimeout
+	}
+	if errors.Is(err, context.Canceled) {
+		return // another component failed, or the user interrupted
+	}
+	r.emit(Event{Component: name, State: state, Detail: err.Error(), At: time.Now()})
+}
+
+// runStep runs a component's host command (argv, no shell) with the
+// stack's substitutions and the cluster's kubeconfig in KUBECONFIG; it is
+// ready when the command exits 0.
+func (r *run) runStep(ctx context.Context, c *stack.Component) error {
+	r.mu.Lock()
+	r.comps[c.Name].applied, r.comps[c.Name].started = time.Now(), true
+	r.mu.Unlock()
+	r.emit(Event{Component: c.Name, State: StateRunning, Detail: strings.Join(c.Run.Command, " "), At: time.Now()})
+	argv := make([]string, len(c.Run.Command))
+	for i, a := range c.Run.Command {
+		v, err := stack.Substitute(a, r.vars)
+		if err != nil {
+			return r.stepErr(c, err)
+		}
+		argv[i] = v
+	}
+	rctx := ctx
+	if c.Run.Timeout > 0 {
+		var cancel context.CancelFunc
+		rctx, cancel = context.WithTimeout(ctx, c.Run.Timeout)
+		defer cancel()
+	}
+	cmd := exec.CommandContext(rctx, argv[0], argv[1:]...)
+	cmd.Dir = r.s.Dir
+	cmd.WaitDelay = 5 * time.Second
+	env := append(os.Environ(), "KUBECONFIG="+r.kcfg, "TESTBED_STACK="+r.s.Metadata.Name, "TESTBED_RUN="+r.id, "TESTBED_NAMESPACE="+r.s.Spec.Namespace)
+	keys := make([]string, 0, len(c.Run.Env))
+	for k := range c.Run.Env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v, err := stack.Substitute(c.Run.Env[k], r.vars)
+		if err != nil {
+			return r.stepErr(c, err)
+		}
+		env = append(env, k+"="+v)
+	}
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		if rctx.Err() != nil && ctx.Err() == nil {
+			err = fmt.Errorf("%w: timed out after %s", context.DeadlineExceeded, c.Run.Timeout)
+		}
+		return r.stepErr(c, fmt.Errorf("run %s: %w\n%s", strings.Join(argv, " "), err, tail(string(out), 20)))
+	}
+	r.ready(c.Name)
+	return nil
+}
+
+func (r *run) stepErr(c *stack.Component, err error) error {
+	r.fail(c.Name, err)
+	return fmt.Errorf("component %s: %w", c.Name, err)
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return "    " + strings.Join(lines, "\n    ")
+}
+
+func deepCopy(m map[string]any) map[string]any {
+	return (&unstructured.Unstructured{Object: m}).DeepCopy().Object
+}
+
+// classify maps the run's error to a report result and an error kind.
+func (r *run) classify(parent, runCtx context.Context, err error) (report.Result, Kind) {
+	if err == nil {
+		return report.ResultReady, 0
+	}
+	if parent.Err() != nil {
+		return report.ResultInterrupted, KindInterrupted
+	}
+	var te *Error
+	if errors.As(err, &te) {
+		switch te.Kind {
+		case KindInvalid:
+			return report.ResultInvalid, KindInvalid
+		case KindInfra:
+			return report.ResultFailed, KindInfra
+		}
+	}
+	if runCtx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
+		return report.ResultTimeout, KindFailed
+	}
+	var apiErr interface{ Status() any }
+	_ = apiErr
+	return report.ResultFailed, KindFailed
+}
+
+func (r *run) summarize(err error, result report.Result) error {
+	switch result {
+	case report.ResultTimeout:
+		return fmt.Errorf("stack %s not ready: %w", r.s.Metadata.Name, err)
+	case report.ResultInterrupted:
+		return fmt.Errorf("stack %s: interrupted", r.s.Metadata.Name)
+	}
+	return fmt.Errorf("stack %s failed: %w", r.s.Metadata.Name, err)
+}
+
+// teardown removes what this run started: the sim cluster it created, or
+// the objects and namespaces it applied to an existing cluster.
+func (r *run) teardown() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if r.createdCluster && r.simP != nil {
+		r.emit(Event{State: StateCluster, Detail: "tearing down the sim cluster this run created", At: time.Now()})
+		_ = r.simP.Delete(ctx, r.s.Metadata.Name)
+		return
+	}
+	if r.provider == stack.ProviderKubeconfig && r.app != nil {
+		r.emit(Event{State: StateCluster, Detail: "deleting what this run applied", At: time.Now()})
+		_ = r.app.DeleteAll(ctx, apply.Selector(r.s.Metadata.Name), r.app.CreatedNamespaces())
+	}
+}
