@@ -304,3 +304,22 @@ func lock(ctx context.Context, path string, waiting func()) (func(), error) {
 		}
 	}
 }
+
+// Resolve returns the binaries to run: those in binDir when it is set
+// (checked, never built), otherwise the cached set under opts.CacheDir,
+// built first when it was never built. A damaged set is an *AssetError
+// naming the file and how to rebuild, not a silent ten-minute rebuild;
+// onBuild, if set, is called before a first build starts.
+func Resolve(ctx context.Context, binDir string, opts BuildOptions, onBuild func()) (*Set, error) {
+	if binDir != "" {
+		return UseBinaries(binDir)
+	}
+	set, err := Open(Dir(opts.CacheDir))
+	if !errors.Is(err, ErrNotBuilt) {
+		return set, err
+	}
+	if onBuild != nil {
+		onBuild()
+	}
+	return Build(ctx, opts)
+}

@@ -99,16 +99,15 @@ func (g *globals) openAssets() (*assets.Set, error) {
 	return set, nil
 }
 
-// ensureAssets opens the cached binaries, building them the first time.
-// A damaged set is reported (which file, how to rebuild), not silently
-// rebuilt: that would be a surprise ten-minute wait.
+// ensureAssets returns the control-plane binaries, building them the first
+// time (see assets.Resolve).
 func (g *globals) ensureAssets(ctx context.Context) (*assets.Set, error) {
-	set, err := g.openAssets()
-	if err == nil || g.binDir != "" || !errors.Is(err, assets.ErrNotBuilt) {
-		return set, err
+	set, err := assets.Resolve(ctx, g.binDir, assets.BuildOptions{CacheDir: g.assetsDir, Progress: g.buildProgress()}, func() {
+		g.progress("sim assets: not built yet in %s; building them once from the Go module proxy (about 10 minutes on 2 cores)", g.assetsDir)
+	})
+	if err != nil && g.binDir != "" {
+		return nil, invalid(err)
 	}
-	g.progress("sim assets: not built yet in %s; building them once from the Go module proxy (about 10 minutes on 2 cores)", g.assetsDir)
-	set, err = assets.Build(ctx, assets.BuildOptions{CacheDir: g.assetsDir, Progress: g.buildProgress()})
 	if err != nil {
 		return nil, infra(err)
 	}

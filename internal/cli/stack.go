@@ -104,7 +104,7 @@ Exit codes: 0 ready, 1 a component failed or timed out, 2 invalid input,
 			s, err := f.load()
 			if err != nil {
 				if reportPath != "" {
-					writeInvalidReport(reportPath, f.file, err)
+					writeInvalidReport(reportPath, f.file)
 				}
 				return err
 			}
@@ -186,11 +186,10 @@ func writeFile(path string, write func(*os.File) error) error {
 }
 
 // writeInvalidReport records a run rejected before it started.
-func writeInvalidReport(path, file string, cause error) {
+func writeInvalidReport(path, file string) {
 	r := &report.Report{Stack: file, Run: "-", Provider: "-", Result: report.ResultInvalid, StartedAt: time.Now().UTC(),
 		Phases: []report.Phase{}, Components: []report.Component{}, CriticalPath: []string{}}
 	_ = writeFile(path, func(f *os.File) error { return report.WriteJSON(f, r) })
-	_ = cause
 }
 
 func newDownCmd(g *globals) *cobra.Command {

@@ -178,26 +178,19 @@ func simProvider(ctx context.Context, opts Options, withAssets bool, emit func(E
 		},
 	}
 	if withAssets {
-		var set *assets.Set
-		var err error
-		if opts.BinDir != "" {
-			set, err = assets.UseBinaries(opts.BinDir)
-			if err != nil {
-				return nil, &Error{Kind: KindInvalid, Err: err}
+		set, err := assets.Resolve(ctx, opts.BinDir, assets.BuildOptions{CacheDir: opts.AssetsDir, Progress: func(ev assets.Event) {
+			if ev.Packages%200 == 0 {
+				emit(Event{State: StateCluster, Detail: fmt.Sprintf("sim assets: %s (%d packages)", ev.Message, ev.Packages), At: time.Now()})
 			}
-		} else {
-			set, err = assets.Open(assets.Dir(opts.AssetsDir))
-			if errors.Is(err, assets.ErrNotBuilt) {
-				emit(Event{State: StateCluster, Detail: "building the sim control plane once from the Go module proxy (about 10 minutes on 2 cores)", At: time.Now()})
-				set, err = assets.Build(ctx, assets.BuildOptions{CacheDir: opts.AssetsDir, Progress: func(ev assets.Event) {
-					if ev.Packages%200 == 0 {
-						emit(Event{State: StateCluster, Detail: fmt.Sprintf("sim assets: %s (%d packages)", ev.Message, ev.Packages), At: time.Now()})
-					}
-				}})
+		}}, func() {
+			emit(Event{State: StateCluster, Detail: "building the sim control plane once from the Go module proxy (about 10 minutes on 2 cores)", At: time.Now()})
+		})
+		if err != nil {
+			kind := KindInfra
+			if opts.BinDir != "" {
+				kind = KindInvalid
 			}
-			if err != nil {
-				return nil, &Error{Kind: KindInfra, Err: err}
-			}
+			return nil, &Error{Kind: kind, Err: err}
 		}
 		so.Assets = set
 	}
