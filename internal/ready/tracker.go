@@ -162,6 +162,7 @@ type Tracker struct {
 	stopped    bool
 	watches    map[schema.GroupVersionResource]*watch
 	tracked    map[ObjectRef]*entry
+	minGen     map[ObjectRef]int64 // generations the caches must reach (see ExpectGeneration)
 	byObject   map[objectKey][]ObjectRef            // the object's own events
 	byKind     map[kindKey][]ObjectRef              // owner references, Services of EndpointSlices
 	byResource map[schema.GroupResource][]ObjectRef // custom resources, for events on their CRD
@@ -223,6 +224,7 @@ func newTracker(dyn dynamic.Interface, disco resourceLister, opts TrackerOptions
 		queue:      workqueue.NewTyped[ObjectRef](),
 		watches:    map[schema.GroupVersionResource]*watch{},
 		tracked:    map[ObjectRef]*entry{},
+		minGen:     map[ObjectRef]int64{},
 		byObject:   map[objectKey][]ObjectRef{},
 		byKind:     map[kindKey][]ObjectRef{},
 		byResource: map[schema.GroupResource][]ObjectRef{},
@@ -275,6 +277,23 @@ func (t *Tracker) Track(refs ...ObjectRef) error {
 		t.queue.Add(r)
 	}
 	return nil
+}
+
+// ExpectGeneration tells the tracker that ref was just written with
+// metadata.generation gen: until the watch cache holds that generation (or
+// a later one), ref is not judged on an older copy. Re-applying a changed
+// object to a running stack would otherwise be seen ready on its previous
+// version. A gen of 0 (kinds without generations) does nothing.
+func (t *Tracker) ExpectGeneration(ref ObjectRef, gen int64) {
+	if gen <= 0 {
+		return
+	}
+	t.mu.Lock()
+	if gen > t.minGen[ref] {
+		t.minGen[ref] = gen
+	}
+	t.mu.Unlock()
+	t.queue.Add(ref)
 }
 
 // Wait tracks refs and blocks until every one of them is Ready (it returns

@@ -23,6 +23,7 @@ func (t *Tracker) evaluate(ref ObjectRef) (Result, time.Time) {
 	t.mu.Lock()
 	w := t.watches[ref.GVR]
 	crdW, podW, rsW, sliceW := t.watches[crdsGVR], t.watches[podsGVR], t.watches[replicaSetsGVR], t.watches[endpointSlicesGVR]
+	minGen := t.minGen[ref]
 	t.mu.Unlock()
 
 	var none time.Time
@@ -40,6 +41,9 @@ func (t *Tracker) evaluate(ref ObjectRef) (Result, time.Time) {
 			return inProgress("not seen (watching objects labelled %s)", t.selector), none
 		}
 		return inProgress("not seen"), none
+	}
+	if g := obj.GetGeneration(); g < minGen {
+		return inProgress("waiting for the watch to see generation %d (it has %d)", minGen, g), none
 	}
 	if obj.GetKind() == "" {
 		obj = obj.DeepCopy()

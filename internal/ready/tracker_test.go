@@ -525,3 +525,36 @@ spec:
 		}
 	}
 }
+
+// A cached copy older than the generation just applied is not judged:
+// re-applying a changed Deployment must not be seen ready on its old
+// version.
+func TestTrackerExpectGeneration(t *testing.T) {
+	objs := y2us(t, `
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: ns, uid: d1, generation: 1}
+spec: {replicas: 1, selector: {matchLabels: {app: web}}}
+status: {observedGeneration: 1, replicas: 1, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1}
+`)
+	tr, dyn := fakeTracker(t, nil, TrackerOptions{}, objs...)
+	web := ObjectRef{GVR: deploymentsGVR, Kind: "Deployment", Namespace: "ns", Name: "web"}
+	if err := waitFor(tr, 5*time.Second, web); err != nil {
+		t.Fatalf("generation 1: %v", err)
+	}
+	tr.ExpectGeneration(web, 2)
+	err := waitFor(tr, 300*time.Millisecond, web)
+	var te *TimeoutError
+	if !errors.As(err, &te) || !strings.Contains(err.Error(), "generation 2") {
+		t.Fatalf("Wait on a stale cache = %v, want a timeout waiting for generation 2", err)
+	}
+	next := objs[0].DeepCopy()
+	next.SetGeneration(2)
+	_ = unstructured.SetNestedField(next.Object, int64(2), "status", "observedGeneration")
+	if _, err := dyn.Resource(deploymentsGVR).Namespace("ns").Update(context.Background(), next, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitFor(tr, 5*time.Second, web); err != nil {
+		t.Fatalf("generation 2 observed: %v", err)
+	}
+}
