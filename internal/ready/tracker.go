@@ -162,7 +162,7 @@ type Tracker struct {
 	stopped    bool
 	watches    map[schema.GroupVersionResource]*watch
 	tracked    map[ObjectRef]*entry
-	minGen     map[ObjectRef]int64 // generations the caches must reach (see ExpectGeneration)
+	minGen     map[ObjectRef]int64                  // generations the caches must reach (see ExpectGeneration)
 	byObject   map[objectKey][]ObjectRef            // the object's own events
 	byKind     map[kindKey][]ObjectRef              // owner references, Services of EndpointSlices
 	byResource map[schema.GroupResource][]ObjectRef // custom resources, for events on their CRD
