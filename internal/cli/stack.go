@@ -73,7 +73,7 @@ func (g *globals) isTTY() bool {
 func newUpCmd(g *globals) *cobra.Command {
 	var f stackFlags
 	var timeout time.Duration
-	var reportPath, junitPath, phases string
+	var reportPath, junitPath, timelinePath, phases string
 	var keep bool
 	var verbosity int
 	cmd := &cobra.Command{
@@ -89,24 +89,25 @@ kubeconfig path is printed on stdout; run 'testbed down' to remove it. Running
 'up' again on a running stack re-applies and re-waits. On failure everything
 the run started is torn down unless --keep-on-failure.
 
-  testbed up -f examples/hello/testbed.yaml --report out.json --junit out.xml
+  testbed up -f examples/hello/testbed.yaml --report out.json --junit out.xml --timeline out.svg
 
 Exit codes: 0 ready, 1 a component failed or timed out, 2 invalid input,
 3 infrastructure failure, 130 interrupted.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			rejected := func(name string, err error) error {
+				_ = writeReports(invalidReport(name, err), reportPath, junitPath, timelinePath)
+				return err
+			}
 			if phases != "overlap" && phases != "strict" {
-				return invalid(fmt.Errorf("--phases %q: want overlap or strict", phases))
+				return rejected(f.file, invalid(fmt.Errorf("--phases %q: want overlap or strict", phases)))
 			}
 			if timeout < 0 {
-				return invalid(fmt.Errorf("--timeout %s: must not be negative", timeout))
+				return rejected(f.file, invalid(fmt.Errorf("--timeout %s: must not be negative", timeout)))
 			}
 			s, err := f.load()
 			if err != nil {
-				if reportPath != "" {
-					writeInvalidReport(reportPath, f.file)
-				}
-				return err
+				return rejected(f.file, err)
 			}
 			opts := g.options(&f)
 			opts.Timeout = timeout
@@ -129,17 +130,14 @@ Exit codes: 0 ready, 1 a component failed or timed out, 2 invalid input,
 			}
 			env, upErr := testbed.Up(cmd.Context(), s, opts)
 			prog.Close()
-			if env != nil && env.Report != nil {
-				fmt.Fprintln(g.stderr)
-				_ = report.WriteTable(g.stderr, env.Report)
-				if err := writeReports(env.Report, reportPath, junitPath); err != nil && upErr == nil {
-					upErr = infra(err)
-				}
-				for _, c := range env.Report.Components {
-					if c.Diagnostics != "" {
-						fmt.Fprintf(g.stderr, "diagnostics for %s: %s\n", c.Name, c.Diagnostics)
-					}
-				}
+			if env == nil || env.Report == nil {
+				// Rejected before anything started.
+				return rejected(s.Metadata.Name, exitFor(upErr))
+			}
+			fmt.Fprintln(g.stderr)
+			_ = report.WriteTable(g.stderr, env.Report)
+			if err := writeReports(env.Report, reportPath, junitPath, timelinePath); err != nil && upErr == nil {
+				upErr = infra(err)
 			}
 			if upErr != nil {
 				var ee *exitError
@@ -156,19 +154,23 @@ Exit codes: 0 ready, 1 a component failed or timed out, 2 invalid input,
 	cmd.Flags().DurationVar(&timeout, "timeout", 0, "deadline for the whole bring-up (default: the stack's spec.timeout)")
 	cmd.Flags().StringVar(&reportPath, "report", "", "write the JSON report here (on success and on failure)")
 	cmd.Flags().StringVar(&junitPath, "junit", "", "write a JUnit XML report here (one testcase per component)")
+	cmd.Flags().StringVar(&timelinePath, "timeline", "", "draw the bring-up here as an SVG Gantt chart (on success and on failure)")
 	cmd.Flags().BoolVar(&keep, "keep-on-failure", false, "leave what a failed run started in place, for inspection")
 	cmd.Flags().StringVar(&phases, "phases", "overlap", "overlap: build and create the cluster at once; strict: build first")
 	cmd.Flags().IntVarP(&verbosity, "verbosity", "v", 0, "more progress detail (1: every cluster step)")
 	return cmd
 }
 
-func writeReports(r *report.Report, jsonPath, junitPath string) error {
+func writeReports(r *report.Report, jsonPath, junitPath, timelinePath string) error {
 	var errs []error
 	if jsonPath != "" {
 		errs = append(errs, writeFile(jsonPath, func(f *os.File) error { return report.WriteJSON(f, r) }))
 	}
 	if junitPath != "" {
 		errs = append(errs, writeFile(junitPath, func(f *os.File) error { return report.WriteJUnit(f, r) }))
+	}
+	if timelinePath != "" {
+		errs = append(errs, writeFile(timelinePath, func(f *os.File) error { return report.WriteTimeline(f, r) }))
 	}
 	return errors.Join(errs...)
 }
@@ -185,11 +187,11 @@ func writeFile(path string, write func(*os.File) error) error {
 	return f.Close()
 }
 
-// writeInvalidReport records a run rejected before it started.
-func writeInvalidReport(path, file string) {
-	r := &report.Report{Stack: file, Run: "-", Provider: "-", Result: report.ResultInvalid, StartedAt: time.Now().UTC(),
-		Phases: []report.Phase{}, Components: []report.Component{}, CriticalPath: []string{}}
-	_ = writeFile(path, func(f *os.File) error { return report.WriteJSON(f, r) })
+// invalidReport records a run rejected before it started: stack is the
+// stack's name when it could be read, else the file given.
+func invalidReport(stack string, cause error) *report.Report {
+	return &report.Report{Stack: stack, Run: "-", Provider: "-", Result: report.ResultInvalid, StartedAt: time.Now().UTC(),
+		Phases: []report.Phase{}, Components: []report.Component{}, CriticalPath: []string{}, Reason: cause.Error()}
 }
 
 func newDownCmd(g *globals) *cobra.Command {

@@ -68,6 +68,10 @@ type Report struct {
 	// LowerBoundSeconds is the stack's lower bound on sim (DESIGN §4);
 	// nil, and left out, on other providers.
 	LowerBoundSeconds *float64 `json:"lowerBoundSeconds,omitempty"`
+	// Reason says why a run that is not ready stopped, when no component
+	// says it (invalid input, the cluster, an interruption). An extension
+	// of DESIGN §6; left out when empty.
+	Reason string `json:"reason,omitempty"`
 }
 
 // Phase is the span of one phase: its first node's start to its last

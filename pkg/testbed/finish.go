@@ -165,7 +165,9 @@ func (r *run) report(res *engine.Result, result report.Result) *report.Report {
 		}
 		rep.Components = append(rep.Components, rc)
 	}
-	if res != nil {
+	if result != report.ResultReady {
+		rep.CriticalPath = r.failurePath(rep)
+	} else if res != nil {
 		seen := map[string]bool{}
 		for _, id := range res.CriticalPath {
 			_, comp, _ := strings.Cut(string(id), ":")
@@ -179,6 +181,40 @@ func (r *run) report(res *engine.Result, result report.Result) *report.Report {
 		rep.CriticalPath = []string{}
 	}
 	return rep
+}
+
+// failurePath is the critical path of a run that did not get ready: the
+// first failed (or timed-out) component and the chain of dependsOn edges
+// that led to it, each step back through the dependency ready last.
+func (r *run) failurePath(rep *report.Report) []string {
+	byName := map[string]*report.Component{}
+	var failed *report.Component
+	for i := range rep.Components {
+		c := &rep.Components[i]
+		byName[c.Name] = c
+		if (c.Status == report.StatusFailed || c.Status == report.StatusTimeout) && failed == nil {
+			failed = c
+		}
+	}
+	if failed == nil {
+		return []string{}
+	}
+	path := []string{failed.Name}
+	for cur := r.s.Component(failed.Name); cur != nil; {
+		var next *stack.Component
+		last := -1.0
+		for _, d := range cur.DependsOn {
+			if rc := byName[d]; rc != nil && rc.ReadyAt != nil && *rc.ReadyAt > last {
+				last, next = *rc.ReadyAt, r.s.Component(d)
+			}
+		}
+		if next == nil {
+			break
+		}
+		path = append([]string{next.Name}, path...)
+		cur = next
+	}
+	return path
 }
 
 // diagnose writes a bundle for every failed or timed-out component: its

@@ -114,11 +114,16 @@ func Up(ctx context.Context, s *stack.Stack, opts Options) (*Env, error) {
 	if runErr == nil {
 		return env, nil
 	}
+	if runCtx.Err() != nil && ctx.Err() == nil && !errors.Is(runErr, context.Canceled) {
+		runErr = fmt.Errorf("not ready within the stack's timeout (%s): %w", timeout, runErr)
+	}
+	runErr = r.summarize(runErr, result)
+	env.Report.Reason = runErr.Error()
 	r.diagnose(env.Report)
 	if !opts.KeepOnFailure {
 		r.teardown()
 	}
-	return env, &Error{Kind: kind, Err: r.summarize(runErr, result)}
+	return env, &Error{Kind: kind, Err: runErr}
 }
 
 // resolve computes the substitutions and reads every manifest with them.
@@ -328,6 +333,9 @@ func (r *run) waitComponent(ctx context.Context, c *stack.Component) error {
 		defer cancel()
 	}
 	if err := r.track.Wait(wctx, refs); err != nil {
+		if c.Timeout > 0 && wctx.Err() != nil && ctx.Err() == nil {
+			err = fmt.Errorf("not ready within its timeout (%s): %w", c.Timeout, err)
+		}
 		r.fail(c.Name, err)
 		return fmt.Errorf("component %s: %w", c.Name, err)
 	}
@@ -451,12 +459,16 @@ func (r *run) classify(parent, runCtx context.Context, err error) (report.Result
 	if runCtx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
 		return report.ResultTimeout, KindFailed
 	}
-	var apiErr interface{ Status() any }
-	_ = apiErr
 	return report.ResultFailed, KindFailed
 }
 
 func (r *run) summarize(err error, result report.Result) error {
+	// The graph's node IDs ("ready:api") mean nothing to users: the
+	// component's own error already names it.
+	var ne *engine.NodeError
+	if errors.As(err, &ne) {
+		err = ne.Err
+	}
 	switch result {
 	case report.ResultTimeout:
 		return fmt.Errorf("stack %s not ready: %w", r.s.Metadata.Name, err)
