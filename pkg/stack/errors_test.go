@@ -397,8 +397,8 @@ spec:
       manifests: [bad.yaml]
 `,
 			files: map[string]string{"bad.yaml": "apiVersion: v1\nkind: [ConfigMap\nmetadata: {name: x}\n"},
-			// yaml.v3 names the line where the unclosed flow sequence starts.
-			want: []string{`bad.yaml:1: components[0] "app": invalid YAML: did not find expected ',' or ']'`},
+			// The line where the unclosed flow sequence starts.
+			want: []string{`bad.yaml:2: components[0] "app": invalid YAML: did not find expected ',' or ']' (in the block that starts on this line)`},
 		},
 		{
 			name: "manifest that is not JSON",
@@ -605,8 +605,8 @@ spec:
 		{
 			name:  "YAML syntax error in the stack file",
 			stack: head + "  components:\n    - name: app\n     manifests: [ok.yaml]\n",
-			// yaml.v3 names the line of the enclosing block, not the bad line.
-			want: []string{`stack.yaml:6: invalid YAML: did not find expected '-' indicator`},
+			// The line of the enclosing block (the list item), not the bad line.
+			want: []string{`stack.yaml:7: invalid YAML: did not find expected '-' indicator (in the block that starts on this line)`},
 		},
 		{
 			name:  "two documents in the stack file",

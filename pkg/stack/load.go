@@ -247,11 +247,18 @@ func yamlErrors(name string, err error) ErrorList {
 	var errs ErrorList
 	for _, msg := range msgs {
 		line := 1
-		if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		m := yamlLineRE.FindStringSubmatch(msg)
+		if m != nil {
 			line, _ = strconv.Atoi(m[1])
 			msg = m[2]
 		}
 		msg = strings.TrimPrefix(msg, "yaml: ")
+		// The parser's own errors (not the scanner's) give the 0-based line
+		// of the enclosing block: report it 1-based, and say it is the block.
+		if strings.HasPrefix(msg, "did not find expected") && m != nil {
+			line++
+			msg += " (in the block that starts on this line)"
+		}
 		errs = append(errs, &Error{File: name, Line: line, Message: "invalid YAML: " + msg})
 	}
 	return errs
