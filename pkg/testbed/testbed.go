@@ -31,7 +31,9 @@ type Options struct {
 	// inspection.
 	KeepOnFailure bool
 	// Strict restores the seed's phase order: the cluster is created only
-	// after every image is built (for machines where they contend).
+	// after every image is built (for machines where they contend). No
+	// provider builds images yet (sim never builds), so today it changes
+	// nothing; the graph gets build nodes, and this edge, with image builds.
 	Strict bool
 	// Run is the run ID (${run}); default: 5 random characters.
 	Run string
