@@ -1,12 +1,13 @@
 # testbed — the two commands a new machine needs:
 #   make up     build testbed and bring up the example stack on the sim provider
 #   make test   vet, format check and every test (builds the sim control plane once)
+#   make deps   what the tests need beyond Go: Debian's chromium, to render timelines
 
 GO      ?= go
 BIN     := bin/testbed
 EXAMPLE ?= examples/hello/testbed.yaml
 
-.PHONY: build up down test vet fmt-check assets bench clean
+.PHONY: build up down test vet fmt-check deps assets bench clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/testbed
@@ -28,7 +29,12 @@ vet:
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-test: fmt-check vet
+# The timeline's rendering test screenshots an SVG with headless Chromium;
+# in CI (CI=true, as root) it fails rather than skips without it.
+deps:
+	@command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium fonts-dejavu-core)
+
+test: deps fmt-check vet
 	$(GO) test -count=1 -timeout 60m ./...
 
 bench:

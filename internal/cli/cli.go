@@ -145,7 +145,7 @@ Exit codes: 0 ready, 1 a component failed or timed out, 2 invalid input,
 	root.PersistentFlags().StringVar(&g.assetsDir, "assets-dir", envOr("TESTBED_ASSETS_DIR", defaultAssetsDir()), "directory of cached control-plane builds")
 	root.PersistentFlags().StringVar(&g.binDir, "bin-dir", os.Getenv("TESTBED_BIN_DIR"), "use prebuilt control-plane binaries from this directory instead of building them")
 	root.PersistentFlags().StringVar(&g.stateDir, "state-dir", envOr("TESTBED_STATE_DIR", defaultStateDir()), "directory holding running clusters' state")
-	root.AddCommand(newUpCmd(g), newDownCmd(g), newStatusCmd(g), newPlanCmd(g), newAssetsCmd(g), newClusterCmd(g), newGateCmd())
+	root.AddCommand(newUpCmd(g), newDownCmd(g), newStatusCmd(g), newPlanCmd(g), newAssetsCmd(g), newClusterCmd(g), newGateCmd(), newTimelineCmd(g))
 	return root
 }
 
