@@ -121,8 +121,12 @@ Exit codes: 0 ready, 1 a component failed or timed out, 2 invalid input,
 			}
 			opts.OnEvent = func(ev testbed.Event) {
 				if ev.Component == "" {
-					if verbosity > 0 || !g.isTTY() || strings.HasPrefix(ev.Detail, "building") || strings.HasPrefix(ev.Detail, "tearing") {
-						prog.Printf("%s", ev.Detail)
+					prog.Printf("%s", ev.Detail)
+					return
+				}
+				if ev.State == testbed.StateObject {
+					if verbosity > 0 {
+						prog.Printf("%s %s", ev.Component, ev.Detail)
 					}
 					return
 				}
@@ -157,7 +161,7 @@ Exit codes: 0 ready, 1 a component failed or timed out, 2 invalid input,
 	cmd.Flags().StringVar(&timelinePath, "timeline", "", "draw the bring-up here as an SVG Gantt chart (on success and on failure)")
 	cmd.Flags().BoolVar(&keep, "keep-on-failure", false, "leave what a failed run started in place, for inspection")
 	cmd.Flags().StringVar(&phases, "phases", "overlap", "overlap: build and create the cluster at once; strict: build first")
-	cmd.Flags().IntVarP(&verbosity, "verbosity", "v", 0, "more progress detail (1: every cluster step)")
+	cmd.Flags().IntVarP(&verbosity, "verbosity", "v", 0, "more progress detail (1: every object's readiness changes)")
 	return cmd
 }
 

@@ -57,8 +57,8 @@ type Options struct {
 type Event struct {
 	// Component is empty for events about the run or the cluster.
 	Component string
-	// State is "waiting", "applying", "applied", "ready", "failed",
-	// "timeout", "running" (a run step), "skipped", or "cluster".
+	// State is "applying", "applied", "ready", "failed", "timeout",
+	// "running" (a run step), "skipped", "cluster" or "object".
 	State string
 	// Detail is a short human description.
 	Detail string
@@ -67,7 +67,6 @@ type Event struct {
 
 // Component states of Event.
 const (
-	StateWaiting  = "waiting"
 	StateApplying = "applying"
 	StateApplied  = "applied"
 	StateRunning  = "running"
@@ -76,6 +75,9 @@ const (
 	StateTimeout  = "timeout"
 	StateSkipped  = "skipped"
 	StateCluster  = "cluster"
+	// StateObject reports one object's readiness change (Detail says
+	// which and why); Component is the object's component.
+	StateObject = "object"
 )
 
 // Env is a stack that Up brought up.

@@ -46,6 +46,7 @@ type run struct {
 	simP           *sim.Provider
 
 	mu       sync.Mutex
+	owner    map[ready.ObjectRef]string // applied object -> component
 	comps    map[string]*compState
 	failures map[string]error
 }
@@ -62,7 +63,7 @@ type compState struct {
 // whose Kind maps to the CLI's exit codes. On failure, everything the run
 // started is torn down unless opts.KeepOnFailure.
 func Up(ctx context.Context, s *stack.Stack, opts Options) (*Env, error) {
-	r := &run{s: s, opts: opts, start: time.Now(), comps: map[string]*compState{}, failures: map[string]error{}}
+	r := &run{s: s, opts: opts, start: time.Now(), comps: map[string]*compState{}, failures: map[string]error{}, owner: map[ready.ObjectRef]string{}}
 	var emitMu sync.Mutex
 	r.emit = func(ev Event) {
 		if opts.OnEvent == nil {
@@ -257,12 +258,20 @@ func (r *run) cluster(ctx context.Context) error {
 		return &Error{Kind: KindInfra, Err: err}
 	}
 	r.app = app
-	tr, err := ready.NewTracker(r.cfg, ready.TrackerOptions{Selector: apply.Selector(r.s.Metadata.Name)})
+	tr, err := ready.NewTracker(r.cfg, ready.TrackerOptions{Selector: apply.Selector(r.s.Metadata.Name), OnChange: r.onObject})
 	if err != nil {
 		return &Error{Kind: KindInfra, Err: err}
 	}
 	r.track = tr
 	return nil
+}
+
+// onObject reports an object's readiness change as an EventObject.
+func (r *run) onObject(st ready.ObjectStatus) {
+	r.mu.Lock()
+	comp := r.owner[st.Ref]
+	r.mu.Unlock()
+	r.emit(Event{Component: comp, State: StateObject, Detail: fmt.Sprintf("%s: %s %s", st.Ref, st.Result.Status, st.Result.Reason), At: st.At})
 }
 
 // simAnnotations are the pod annotations of a component's sim block.
@@ -315,8 +324,11 @@ func (r *run) applyComponent(ctx context.Context, c *stack.Component) error {
 	r.mu.Lock()
 	st := r.comps[c.Name]
 	st.refs, st.applied, st.started = refs, now, true
+	for _, ref := range refs {
+		r.owner[ref] = c.Name
+	}
 	r.mu.Unlock()
-	r.emit(Event{Component: c.Name, State: StateApplied, Detail: fmt.Sprintf("%d objects", len(refs)), At: now})
+	r.emit(Event{Component: c.Name, State: StateApplied, Detail: plural(len(refs), "object"), At: now})
 	return nil
 }
 
@@ -354,7 +366,7 @@ func (r *run) ready(name string) {
 	r.mu.Lock()
 	r.comps[name].readyAt = now
 	r.mu.Unlock()
-	r.emit(Event{Component: name, State: StateReady, Detail: fmt.Sprintf("%.1f s", now.Sub(r.start).Seconds()), At: now})
+	r.emit(Event{Component: name, State: StateReady, At: now})
 }
 
 func (r *run) fail(name string, err error) {
@@ -492,4 +504,11 @@ func (r *run) teardown() {
 		r.emit(Event{State: StateCluster, Detail: "deleting what this run applied", At: time.Now()})
 		_ = r.app.DeleteAll(ctx, apply.Selector(r.s.Metadata.Name), r.app.CreatedNamespaces())
 	}
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
