@@ -32,7 +32,9 @@ fmt-check:
 # The timeline's rendering test screenshots an SVG with headless Chromium;
 # in CI (CI=true, as root) it fails rather than skips without it.
 deps:
-	@command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium fonts-dejavu-core)
+	@command -v chromium >/dev/null || { \
+	  sudo=; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+	  $$sudo apt-get update && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y --no-install-recommends chromium fonts-dejavu-core; }
 
 test: deps fmt-check vet
 	$(GO) test -count=1 -timeout 60m ./...
