@@ -124,7 +124,10 @@ func Status(ctx context.Context, s *stack.Stack, opts Options) ([]ComponentStatu
 	for i, c := range s.Spec.Components {
 		out[i].Name = c.Name
 		if c.Run != nil {
-			out[i].Reason = "run step: not tracked after up"
+			// A host command has no objects to look at: it ran, and
+			// succeeded, during the up that brought the stack here.
+			out[i].Ready = true
+			out[i].Reason = "run step (ran during up; not re-run)"
 			continue
 		}
 		var refs []ready.ObjectRef

@@ -165,52 +165,53 @@ func (r *run) report(res *engine.Result, result report.Result) *report.Report {
 		}
 		rep.Components = append(rep.Components, rc)
 	}
-	if result != report.ResultReady {
-		rep.CriticalPath = r.failurePath(rep)
-	} else if res != nil {
-		seen := map[string]bool{}
-		for _, id := range res.CriticalPath {
-			_, comp, _ := strings.Cut(string(id), ":")
-			if comp != "" && !seen[comp] {
-				seen[comp] = true
-				rep.CriticalPath = append(rep.CriticalPath, comp)
-			}
-		}
-	}
+	rep.CriticalPath = r.criticalPath(rep)
 	if rep.CriticalPath == nil {
 		rep.CriticalPath = []string{}
 	}
 	return rep
 }
 
-// failurePath is the critical path of a run that did not get ready: the
-// first failed (or timed-out) component and the chain of dependsOn edges
-// that led to it, each step back through the dependency ready last.
-func (r *run) failurePath(rep *report.Report) []string {
+// criticalPath names the components whose readiness the last one waited
+// for (DESIGN §6): from the last component to get ready (or, for a run that
+// did not, the first that failed), back through the dependsOn or
+// sim.requires component that got ready last, to one that waited for none.
+func (r *run) criticalPath(rep *report.Report) []string {
 	byName := map[string]*report.Component{}
-	var failed *report.Component
+	var end *report.Component
 	for i := range rep.Components {
 		c := &rep.Components[i]
 		byName[c.Name] = c
-		if (c.Status == report.StatusFailed || c.Status == report.StatusTimeout) && failed == nil {
-			failed = c
+		switch {
+		case rep.Result != report.ResultReady:
+			if end == nil && (c.Status == report.StatusFailed || c.Status == report.StatusTimeout) {
+				end = c
+			}
+		case c.ReadyAt != nil && (end == nil || *c.ReadyAt > *end.ReadyAt):
+			end = c
 		}
 	}
-	if failed == nil {
+	if end == nil {
 		return []string{}
 	}
-	path := []string{failed.Name}
-	for cur := r.s.Component(failed.Name); cur != nil; {
+	path := []string{end.Name}
+	seen := map[string]bool{end.Name: true}
+	for cur := r.s.Component(end.Name); cur != nil; {
+		waited := append([]string{}, cur.DependsOn...)
+		if cur.Sim != nil && r.provider == stack.ProviderSim {
+			waited = append(waited, cur.Sim.Requires...)
+		}
 		var next *stack.Component
 		last := -1.0
-		for _, d := range cur.DependsOn {
-			if rc := byName[d]; rc != nil && rc.ReadyAt != nil && *rc.ReadyAt > last {
+		for _, d := range waited {
+			if rc := byName[d]; rc != nil && rc.ReadyAt != nil && *rc.ReadyAt > last && !seen[d] {
 				last, next = *rc.ReadyAt, r.s.Component(d)
 			}
 		}
 		if next == nil {
 			break
 		}
+		seen[next.Name] = true
 		path = append([]string{next.Name}, path...)
 		cur = next
 	}
