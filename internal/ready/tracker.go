@@ -291,6 +291,11 @@ func (t *Tracker) ExpectGeneration(ref ObjectRef, gen int64) {
 	t.mu.Lock()
 	if gen > t.minGen[ref] {
 		t.minGen[ref] = gen
+		// Until the worker re-evaluates it, the verdict on the older
+		// copy no longer stands.
+		if e, ok := t.tracked[ref]; ok && e.status.Result.Status != InProgress {
+			e.status.Result = inProgress("waiting for the watch to see generation %d", gen)
+		}
 	}
 	t.mu.Unlock()
 	t.queue.Add(ref)
