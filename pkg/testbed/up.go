@@ -239,10 +239,6 @@ func (r *run) cluster(ctx context.Context) error {
 		} else {
 			c, err = p.Create(ctx, name)
 			if err != nil {
-				var ex *sim.ExistsError
-				if errors.As(err, &ex) {
-					return &Error{Kind: KindInfra, Err: err}
-				}
 				return &Error{Kind: KindInfra, Err: err}
 			}
 			r.createdCluster = true
