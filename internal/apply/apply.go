@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"maps"
 	"slices"
 	"sync"
@@ -44,7 +45,21 @@ type Options struct {
 	// waiting for their kind, API server warnings). The Applier never
 	// prints.
 	Logf func(format string, args ...any)
+	// MaxInFlight caps the apply requests in flight at once across every
+	// caller of this Applier (default DefaultMaxInFlight). Without a cap a
+	// stack of hundreds of components queues so many requests behind the
+	// API server's serialised work (Service ClusterIP allocation) that
+	// some pass its 34 s request timeout and fail with 504.
+	MaxInFlight int
 }
+
+// DefaultMaxInFlight is Options.MaxInFlight's default.
+const DefaultMaxInFlight = 48
+
+// maxTransientRetries bounds the retries of an apply that failed for a
+// reason that says nothing about the object: throttling (429), a server
+// timeout (504) or a dropped connection.
+const maxTransientRetries = 8
 
 // Applier applies objects to one cluster with server-side apply. It is safe
 // for concurrent use: the engine applies every object of a stack from its
@@ -58,6 +73,8 @@ type Applier struct {
 	discovery discovery.DiscoveryInterfaceWithContext // uncached, for DeleteAll
 	mapper    *restmapper.DeferredDiscoveryRESTMapper
 	kinds     *kindWaiter
+
+	inflight chan struct{} // one token per apply request in flight
 
 	mu         sync.Mutex
 	namespaces map[string]*nsEntry // namespaces known to exist, or being ensured
@@ -115,6 +132,10 @@ func New(cfg *rest.Config, opts Options) (*Applier, error) {
 		mapper:       restmapper.NewDeferredDiscoveryRESTMapperWithContext(memory.NewMemCacheClientWithContext(dcc)),
 		namespaces:   map[string]*nsEntry{},
 	}
+	if opts.MaxInFlight <= 0 {
+		opts.MaxInFlight = DefaultMaxInFlight
+	}
+	a.inflight = make(chan struct{}, opts.MaxInFlight)
 	if a.fieldManager == "" {
 		a.fieldManager = DefaultFieldManager
 	}
@@ -228,12 +249,17 @@ func (a *Applier) ApplyFrom(ctx context.Context, obj *unstructured.Unstructured,
 		Force:           new(true),
 		FieldValidation: metav1.FieldValidationStrict,
 	}
-	var retry backoff
+	var retry, transient backoff
 	renewed := false
 	for {
-		out, err := ri.Patch(context.WithValue(ctx, objectKey{}, name), obj.GetName(), types.ApplyPatchType, data, opts)
+		out, err := a.patch(ctx, ri, name, obj.GetName(), data, opts)
 		if err == nil {
 			return out, nil
+		}
+		// Server-side apply is idempotent: a request that failed without
+		// the server judging the object is sent again.
+		if isTransient(err) && transient.n < maxTransientRetries && transient.wait(ctx) {
+			continue
 		}
 		// The namespace was deleted (or is being deleted) since this
 		// Applier made sure of it: make sure of it again, once.
@@ -253,6 +279,24 @@ func (a *Applier) ApplyFrom(ctx context.Context, obj *unstructured.Unstructured,
 		}
 		return nil, fmt.Errorf("%s: apply failed: %w", name, err)
 	}
+}
+
+// patch sends one apply request, holding an in-flight token meanwhile.
+func (a *Applier) patch(ctx context.Context, ri dynamic.ResourceInterface, desc, name string, data []byte, opts metav1.PatchOptions) (*unstructured.Unstructured, error) {
+	select {
+	case a.inflight <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-a.inflight }()
+	return ri.Patch(context.WithValue(ctx, objectKey{}, desc), name, types.ApplyPatchType, data, opts)
+}
+
+// isTransient reports whether err says nothing about the object: the
+// server was too busy, timed out, or the connection dropped.
+func isTransient(err error) bool {
+	return apierrors.IsTooManyRequests(err) || apierrors.IsServerTimeout(err) || apierrors.IsTimeout(err) ||
+		utilnet.IsConnectionReset(err) || utilnet.IsConnectionRefused(err) || utilnet.IsProbableEOF(err)
 }
 
 // Mapping returns the resource and scope of gvk, from discovery as the
