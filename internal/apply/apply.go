@@ -351,3 +351,20 @@ func (b *backoff) wait(ctx context.Context) bool {
 		return false
 	}
 }
+
+// Prepare readies the Applier for a run before its first object: it reads
+// discovery and makes sure of namespace (creating it, with the testbed
+// labels among labels, if missing), so that the first apply on a stack's
+// critical path pays for neither. An empty namespace skips that part.
+func (a *Applier) Prepare(ctx context.Context, namespace string, labels map[string]string) error {
+	if _, err := a.mapper.RESTMappingWithContext(ctx, schema.GroupKind{Group: "apps", Kind: "Deployment"}, "v1"); err != nil {
+		return fmt.Errorf("apply: discovery: %w", err)
+	}
+	if namespace == "" {
+		return nil
+	}
+	if err := a.ensureNamespace(ctx, namespace, labels); err != nil {
+		return fmt.Errorf("apply: namespace %s: %w", namespace, err)
+	}
+	return nil
+}

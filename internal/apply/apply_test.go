@@ -116,6 +116,10 @@ func TestApply(t *testing.T) {
 			t.Parallel()
 			testExistingNamespace(t, cfg, cs)
 		})
+		t.Run("PrepareCreatesTheStackNamespace", func(t *testing.T) {
+			t.Parallel()
+			testPrepare(t, cfg, cs)
+		})
 		t.Run("CRWaitsForConcurrentCRD", func(t *testing.T) {
 			t.Parallel()
 			testCRWaitsForCRD(t, cfg)
@@ -562,5 +566,36 @@ func testMany(t *testing.T, cfg *rest.Config, cs kubernetes.Interface) {
 	}
 	if len(list.Items) != n {
 		t.Errorf("%d ConfigMaps in %s, want %d", len(list.Items), ns, n)
+	}
+}
+
+func testPrepare(t *testing.T, cfg *rest.Config, cs kubernetes.Interface) {
+	ctx := context.Background()
+	a := newApplier(t, cfg)
+	labels := map[string]string{apply.LabelManagedBy: apply.ManagedBy, apply.LabelStack: "s-prepare", "unrelated": "x"}
+	if err := a.Prepare(ctx, "apply-prepare", labels); err != nil {
+		t.Fatal(err)
+	}
+	ns, err := cs.CoreV1().Namespaces().Get(ctx, "apply-prepare", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("namespace not created: %v", err)
+	}
+	if ns.Labels[apply.LabelStack] != "s-prepare" || ns.Labels[apply.LabelManagedBy] != apply.ManagedBy {
+		t.Errorf("namespace labels %v, want the testbed labels", ns.Labels)
+	}
+	if got := a.CreatedNamespaces(); len(got) != 1 || got[0] != "apply-prepare" {
+		t.Errorf("CreatedNamespaces = %v", got)
+	}
+	// An existing namespace is only checked, not recorded or relabelled.
+	b := newApplier(t, cfg)
+	if err := b.Prepare(ctx, "default", labels); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.CreatedNamespaces(); len(got) != 0 {
+		t.Errorf("CreatedNamespaces after preparing default = %v", got)
+	}
+	def, _ := cs.CoreV1().Namespaces().Get(ctx, "default", metav1.GetOptions{})
+	if def.Labels[apply.LabelStack] != "" {
+		t.Errorf("the existing namespace default was labelled: %v", def.Labels)
 	}
 }

@@ -253,6 +253,13 @@ func (r *run) cluster(ctx context.Context) error {
 	if err != nil {
 		return &Error{Kind: KindInfra, Err: err}
 	}
+	// Discovery and the stack's namespace now, off the first component's
+	// critical path.
+	if err := app.Prepare(ctx, r.s.Spec.Namespace, map[string]string{
+		apply.LabelManagedBy: apply.ManagedBy, apply.LabelStack: r.s.Metadata.Name,
+	}); err != nil {
+		return &Error{Kind: KindInfra, Err: err}
+	}
 	r.app = app
 	tr, err := ready.NewTracker(r.cfg, ready.TrackerOptions{Selector: apply.Selector(r.s.Metadata.Name), OnChange: r.onObject})
 	if err != nil {
