@@ -17,6 +17,7 @@ import (
 
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/kubetestbed/testbed/internal/apply"
 	"github.com/kubetestbed/testbed/internal/report"
 	"github.com/kubetestbed/testbed/internal/testenv"
 	"github.com/kubetestbed/testbed/pkg/stack"
@@ -171,8 +172,21 @@ func (bc benchCase) round(b *testing.B, plainAfter bool) *round {
 		logf(b, "plain parallel create (concurrency %d, %s testbed's): %d objects created in %.3f s, all ready after %.3f s; Create call latency p50 / p90 / max: Deployments %s s, Services %s s",
 			plainConcurrency, when, p.objects, p.create.Seconds(), p.ready.Seconds(), quantiles(p.depCalls), quantiles(p.svcCalls))
 	}
+	plainSSA := func() {
+		if !bc.plain {
+			return
+		}
+		p, err := plainApply(ctx, c.cs, bc.sh, apply.DefaultMaxInFlight)
+		if err != nil {
+			b.Fatal(err)
+		}
+		r.plainSSA = &p
+		logf(b, "plain parallel server-side apply (concurrency %d, %s testbed's): %d objects applied in %.3f s, all ready after %.3f s; apply call latency p50 / p90 / max: Deployments %s s, Services %s s",
+			apply.DefaultMaxInFlight, when, p.objects, p.create.Seconds(), p.ready.Seconds(), quantiles(p.depCalls), quantiles(p.svcCalls))
+	}
 	if !plainAfter {
 		plain()
+		plainSSA()
 	}
 
 	obs, err := observe(ctx, c.cs, benchNamespace)
@@ -215,6 +229,7 @@ func (bc benchCase) round(b *testing.B, plainAfter bool) *round {
 	}
 	r.finish()
 	if plainAfter {
+		plainSSA()
 		plain()
 	}
 	r.measureLatency(ctx, b, c.cs)
@@ -415,6 +430,7 @@ type round struct {
 	comps       []compTimes
 	path        []int          // the actual critical path, first to last
 	plain       *plainResult   // the plain parallel create, if the case has one
+	plainSSA    *plainResult   // the plain parallel server-side apply, if the case has one
 	peakRSS     *float64       // MiB, of `testbed up` when run as a subprocess
 	cpu         *time.Duration // user + system CPU of `testbed up` as a subprocess
 }
@@ -519,6 +535,10 @@ func (r *round) log(b *testing.B) {
 			objects, r.applySpan().Seconds(), objects/r.applySpan().Seconds(), r.deploy().Seconds(),
 			p.objects, p.create.Seconds(), float64(p.objects)/p.create.Seconds(), p.ready.Seconds(), (r.deploy() - p.ready).Seconds())
 	}
+	if p := r.plainSSA; p != nil {
+		logf(b, "throughput: plain parallel server-side apply %d objects in %.3f s (%.0f objects/s), all ready after %.3f s; testbed %+.3f s",
+			p.objects, p.create.Seconds(), float64(p.objects)/p.create.Seconds(), p.ready.Seconds(), (r.deploy() - p.ready).Seconds())
+	}
 	if r.peakRSS != nil && r.cpu != nil {
 		logf(b, "testbed up: peak RSS %.0f MiB, CPU %.1f s (user + system) over %.1f s of deploy", *r.peakRSS, r.cpu.Seconds(), r.deploy().Seconds())
 	}
@@ -620,6 +640,11 @@ func (m *metrics) addRound(r *round) {
 		m.add("s-plain-create", p.create.Seconds())
 		m.add("s-plain-ready", p.ready.Seconds())
 		m.add("s-vs-plain", (r.deploy() - p.ready).Seconds())
+	}
+	if p := r.plainSSA; p != nil {
+		m.add("objects/s-plain-ssa", float64(p.objects)/p.create.Seconds())
+		m.add("s-plain-ssa-ready", p.ready.Seconds())
+		m.add("s-vs-plain-ssa", (r.deploy() - p.ready).Seconds())
 	}
 	if r.peakRSS != nil {
 		m.add("MiB-peak-rss", *r.peakRSS)

@@ -326,6 +326,25 @@ type plainResult struct {
 // through cs (whose client-side rate limit applies), and waits for them
 // with an independent watch.
 func plainCreate(ctx context.Context, cs kubernetes.Interface, sh shape, concurrency int) (plainResult, error) {
+	return plainRun(ctx, cs, sh, concurrency, false)
+}
+
+// plainSSANamespace holds the plain parallel server-side apply.
+const plainSSANamespace = "bench-plain-ssa"
+
+// plainApply is plainCreate with server-side apply, as testbed sends it
+// (force, strict field validation), instead of Create: the API server's
+// own price for server-side apply, without testbed's engine.
+func plainApply(ctx context.Context, cs kubernetes.Interface, sh shape, concurrency int) (plainResult, error) {
+	return plainRun(ctx, cs, sh, concurrency, true)
+}
+
+func plainRun(ctx context.Context, cs kubernetes.Interface, sh shape, concurrency int, ssa bool) (plainResult, error) {
+	plainNamespace := plainNamespace
+	if ssa {
+		plainNamespace = plainSSANamespace
+	}
+	opts := metav1.PatchOptions{FieldManager: "bench-plain", Force: new(true), FieldValidation: metav1.FieldValidationStrict}
 	o, err := observe(ctx, cs, plainNamespace)
 	if err != nil {
 		return plainResult{}, err
@@ -345,9 +364,20 @@ func plainCreate(ctx context.Context, cs kubernetes.Interface, sh shape, concurr
 		g.Go(func() error {
 			var err error
 			t := time.Now()
-			if i%2 == 0 {
+			switch {
+			case i%2 == 0 && ssa:
+				var data []byte
+				if data, err = json.Marshal(deployment(plainNamespace, name, ann)); err == nil {
+					_, err = cs.AppsV1().Deployments(plainNamespace).Patch(gctx, name, types.ApplyPatchType, data, opts)
+				}
+			case ssa:
+				var data []byte
+				if data, err = json.Marshal(service(plainNamespace, name, sh.clusterIP())); err == nil {
+					_, err = cs.CoreV1().Services(plainNamespace).Patch(gctx, name, types.ApplyPatchType, data, opts)
+				}
+			case i%2 == 0:
 				_, err = cs.AppsV1().Deployments(plainNamespace).Create(gctx, deployment(plainNamespace, name, ann), metav1.CreateOptions{})
-			} else {
+			default:
 				_, err = cs.CoreV1().Services(plainNamespace).Create(gctx, service(plainNamespace, name, sh.clusterIP()), metav1.CreateOptions{})
 			}
 			calls[i] = time.Since(t)
@@ -355,7 +385,7 @@ func plainCreate(ctx context.Context, cs kubernetes.Interface, sh shape, concurr
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return plainResult{}, fmt.Errorf("plain create: %w", err)
+		return plainResult{}, fmt.Errorf("plain run (server-side apply %v): %w", ssa, err)
 	}
 	res := plainResult{objects: 2 * len(names), create: time.Since(start)}
 	for i, d := range calls {

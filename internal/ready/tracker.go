@@ -167,7 +167,7 @@ type Tracker struct {
 	byKind     map[kindKey][]ObjectRef              // owner references, Services of EndpointSlices
 	byResource map[schema.GroupResource][]ObjectRef // custom resources, for events on their CRD
 	served     map[string]*servedState              // CRD name → served by discovery
-	changed    chan struct{}                        // closed and replaced on every change
+	stopCh     chan struct{}                        // closed by Stop
 }
 
 // resourceLister is the part of discovery the tracker uses.
@@ -179,6 +179,11 @@ type entry struct {
 	status    ObjectStatus
 	evaluated bool
 	timer     *time.Timer // re-evaluation when an Unschedulable grace ends
+	// waiters are the Waits on this object, each woken (without blocking:
+	// capacity 1) when its status changes. Only they are woken: a stack
+	// of hundreds of components has as many Waits, and waking all of them
+	// on every change anywhere costs more CPU than the watches.
+	waiters map[chan struct{}]struct{}
 }
 
 type objectKey struct {
@@ -229,7 +234,7 @@ func newTracker(dyn dynamic.Interface, disco resourceLister, opts TrackerOptions
 		byKind:     map[kindKey][]ObjectRef{},
 		byResource: map[schema.GroupResource][]ObjectRef{},
 		served:     map[string]*servedState{},
-		changed:    make(chan struct{}),
+		stopCh:     make(chan struct{}),
 	}
 	t.wg.Add(1)
 	go func() {
@@ -310,6 +315,26 @@ func (t *Tracker) Wait(ctx context.Context, refs []ObjectRef) error {
 	if err := t.Track(refs...); err != nil {
 		return err
 	}
+	wake := make(chan struct{}, 1)
+	t.mu.Lock()
+	for _, r := range refs {
+		if e := t.tracked[r]; e != nil {
+			if e.waiters == nil {
+				e.waiters = map[chan struct{}]struct{}{}
+			}
+			e.waiters[wake] = struct{}{}
+		}
+	}
+	t.mu.Unlock()
+	defer func() {
+		t.mu.Lock()
+		for _, r := range refs {
+			if e := t.tracked[r]; e != nil {
+				delete(e.waiters, wake)
+			}
+		}
+		t.mu.Unlock()
+	}()
 	for {
 		t.mu.Lock()
 		if t.stopped {
@@ -330,7 +355,6 @@ func (t *Tracker) Wait(ctx context.Context, refs []ObjectRef) error {
 				pending = append(pending, s)
 			}
 		}
-		changed := t.changed
 		t.mu.Unlock()
 		switch {
 		case failed != nil:
@@ -339,7 +363,8 @@ func (t *Tracker) Wait(ctx context.Context, refs []ObjectRef) error {
 			return nil
 		}
 		select {
-		case <-changed:
+		case <-wake:
+		case <-t.stopCh:
 		case <-ctx.Done():
 			return &TimeoutError{Pending: pending, Err: ctx.Err(), Cause: context.Cause(ctx)}
 		}
@@ -381,8 +406,7 @@ func (t *Tracker) Stop() {
 				e.timer.Stop()
 			}
 		}
-		close(t.changed)
-		t.changed = make(chan struct{})
+		close(t.stopCh)
 		t.mu.Unlock()
 		t.cancel()
 		t.queue.ShutDown()
@@ -425,8 +449,12 @@ func (t *Tracker) processNext() bool {
 	if changed {
 		e.evaluated = true
 		e.status = ObjectStatus{Ref: ref, Result: r, At: now}
-		close(t.changed)
-		t.changed = make(chan struct{})
+		for w := range e.waiters {
+			select {
+			case w <- struct{}{}:
+			default:
+			}
+		}
 	}
 	st := e.status
 	t.mu.Unlock()

@@ -74,6 +74,9 @@ func (t *Tracker) evaluate(ref ObjectRef) (Result, time.Time) {
 	if !ok {
 		return r, none
 	}
+	if gk == jobGK {
+		r = WithSucceededJobPods(r, obj, pods)
+	}
 	r = WithDoomedPods(r, pods, time.Now(), t.grace)
 	if r.Status != InProgress {
 		return r, none

@@ -24,6 +24,7 @@ var (
 var (
 	crdGK     = schema.GroupKind{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition"}
 	serviceGK = schema.GroupKind{Kind: "Service"}
+	jobGK     = schema.GroupKind{Group: "batch", Kind: "Job"}
 )
 
 // Cache indexes on every watch.

@@ -1,6 +1,11 @@
 package ready
 
-import "fmt"
+import (
+	"fmt"
+	"strconv"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
 
 // The workload rules below restate kstatus's (core.go) where it is right,
 // with reasons that name the counts that differ, and depart from it where
@@ -197,4 +202,65 @@ func job(f *fields) Result {
 func isTrue(f *fields, path ...string) bool {
 	b, _ := f.boolean(path...)
 	return b
+}
+
+// jobCompletionIndex is the annotation the Job controller puts on each pod
+// of an Indexed Job.
+const jobCompletionIndex = "batch.kubernetes.io/job-completion-index"
+
+// WithSucceededJobPods returns r, the Job rule's answer for job, or Ready
+// when job is still InProgress but enough of its pods have already
+// succeeded: completions pods (NonIndexed), or one for every index
+// (Indexed). The work a dependent waits for (a migration, a seed) is done
+// when its pod exits 0; the Job controller batches pod updates and writes
+// Complete about a second later, which would put that second on every
+// critical path through a Job. Pass the pods the Job controls (by UID).
+//
+// Where the controller could still decide otherwise, r is returned
+// unchanged and the rule waits for Complete: a Job with a successPolicy,
+// an activeDeadlineSeconds (it can expire before the controller counts the
+// pods), failures that may have used up its backoffLimit (counted
+// generously: status.failed plus every failed pod), no spec.completions (a work queue: done when every pod has
+// finished) or spec.suspend; and a Job that is not InProgress.
+func WithSucceededJobPods(r Result, job *unstructured.Unstructured, pods []*unstructured.Unstructured) Result {
+	if r.Status != InProgress {
+		return r
+	}
+	f := newFields(job.Object)
+	completions, ok := f.integer("spec", "completions")
+	if !ok || completions < 1 || isTrue(f, "spec", "suspend") {
+		return r
+	}
+	if _, ok := f.get("spec", "successPolicy"); ok {
+		return r
+	}
+	if _, ok := f.get("spec", "activeDeadlineSeconds"); ok {
+		return r
+	}
+	indexed := f.str("spec", "completionMode") == "Indexed"
+	done := map[string]bool{}
+	failed := f.intOr(0, "status", "failed")
+	for _, p := range pods {
+		switch newFields(p.Object).str("status", "phase") {
+		case "Failed":
+			failed++
+			continue
+		case "Succeeded":
+		default:
+			continue
+		}
+		key := p.GetName()
+		if indexed {
+			key = p.GetAnnotations()[jobCompletionIndex]
+			i, err := strconv.ParseInt(key, 10, 64)
+			if err != nil || i < 0 || i >= completions {
+				continue
+			}
+		}
+		done[key] = true
+	}
+	if int64(len(done)) < completions || failed > f.intOr(6, "spec", "backoffLimit") {
+		return r
+	}
+	return ready("%d/%d pods succeeded (before the Job controller writes Complete)", len(done), completions)
 }

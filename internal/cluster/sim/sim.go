@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -601,7 +602,79 @@ leaderElection:
 	if err := g.Wait(); err != nil {
 		return c, cause(fmt.Errorf("sim cluster %q: %w", name, err))
 	}
+	p.progress(name, start, "control plane ready; running a smoke Deployment")
+	if err := smoke(ctx, cs); err != nil {
+		return c, cause(fmt.Errorf("sim cluster %q: %w (control-plane logs: %s)", name, err, filepath.Join(dir, "logs")))
+	}
 	return c, nil
+}
+
+// smokeName is the Deployment smoke pushes through a new cluster.
+const smokeName = "testbed-smoke"
+
+// smoke proves a new cluster runs pods end to end (Deployment → ReplicaSet
+// → pod → scheduled → Running and Ready on a kwok node → Deployment
+// available) before Create returns, and deletes what it made. A cluster
+// whose controllers, scheduler or kwok cannot do that fails Create here,
+// not in the user's first component; and the controllers' first sync, the
+// scheduler's cache and kwok's first pod are paid for in the cluster step
+// rather than on the first component's critical path.
+func smoke(ctx context.Context, cs kubernetes.Interface) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	one := int32(1)
+	labels := map[string]string{"app.kubernetes.io/name": smokeName}
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: smokeName, Namespace: metav1.NamespaceSystem, Labels: labels},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &one,
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: map[string]string{"sim.testbed.dev/ready-after": "0s"}},
+				Spec: corev1.PodSpec{
+					Containers:                    []corev1.Container{{Name: "smoke", Image: "testbed.invalid/smoke"}},
+					TerminationGracePeriodSeconds: new(int64),
+				},
+			},
+		},
+	}
+	deps := cs.AppsV1().Deployments(metav1.NamespaceSystem)
+	if _, err := deps.Create(ctx, d, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("smoke Deployment %s/%s: %w", metav1.NamespaceSystem, smokeName, err)
+	}
+	sel := fields.OneTermEqualSelector("metadata.name", smokeName).String()
+	var last *appsv1.Deployment
+	available := func(d *appsv1.Deployment) bool {
+		last = d
+		return d.Status.ObservedGeneration >= d.Generation && d.Status.AvailableReplicas >= 1
+	}
+	err := watchUntil(ctx, "smoke Deployment",
+		func(ctx context.Context) (string, bool, error) {
+			l, err := deps.List(ctx, metav1.ListOptions{FieldSelector: sel})
+			if err != nil {
+				return "", false, err
+			}
+			return l.ResourceVersion, len(l.Items) == 1 && available(&l.Items[0]), nil
+		},
+		func(ctx context.Context, rv string) (watch.Interface, error) {
+			return deps.Watch(ctx, metav1.ListOptions{FieldSelector: sel, ResourceVersion: rv})
+		},
+		func(ev watch.Event) bool {
+			d, ok := ev.Object.(*appsv1.Deployment)
+			return ok && available(d)
+		})
+	if err != nil {
+		if last != nil {
+			return fmt.Errorf("smoke Deployment %s/%s not available (%d/%d replicas available, %d ready): %w",
+				metav1.NamespaceSystem, smokeName, last.Status.AvailableReplicas, one, last.Status.ReadyReplicas, err)
+		}
+		return err
+	}
+	bg := metav1.DeletePropagationBackground
+	if err := deps.Delete(ctx, smokeName, metav1.DeleteOptions{PropagationPolicy: &bg}); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("delete smoke Deployment %s/%s: %w", metav1.NamespaceSystem, smokeName, err)
+	}
+	return nil
 }
 
 func (c *Cluster) save() error {
@@ -645,7 +718,10 @@ func writeKubeconfig(c *Cluster, pk pki) error {
 	}
 	ctxName := "testbed-" + c.Name
 	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters[ctxName] = &clientcmdapi.Cluster{Server: c.Server, CertificateAuthorityData: ca}
+	// The API server is on loopback: gzip would only cost it CPU (it
+	// compresses large lists, which every informer of the control plane,
+	// kwok and testbed starts with).
+	cfg.Clusters[ctxName] = &clientcmdapi.Cluster{Server: c.Server, CertificateAuthorityData: ca, DisableCompression: true}
 	cfg.AuthInfos[ctxName] = &clientcmdapi.AuthInfo{ClientCertificateData: cert, ClientKeyData: key}
 	cfg.Contexts[ctxName] = &clientcmdapi.Context{Cluster: ctxName, AuthInfo: ctxName}
 	cfg.CurrentContext = ctxName
