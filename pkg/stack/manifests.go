@@ -60,7 +60,9 @@ type ComponentManifests struct {
 //
 // With vars, references in the manifests (${image:NAME} and the rest, see
 // Substitute) are replaced before the YAML is parsed; without, they are
-// checked against the stack and left as written. Problems are returned as
+// checked against the stack and left as written (a file whose references
+// break its YAML as written, like ${namespace} inside a flow mapping, is
+// parsed with values of the right shape in their place). Problems are returned as
 // an ErrorList naming each manifest file and line.
 func (s *Stack) Manifests(vars *Vars) ([]ComponentManifests, error) {
 	out, errs := s.readManifests(vars)
@@ -191,12 +193,23 @@ func readDocuments(f ManifestFile, object string, value func(kind, name string) 
 	for _, p := range problems {
 		errs.add(f.Name, p.line, object, "%s", p.msg)
 	}
-	if !substitute {
-		text = string(data)
-	} else if len(problems) > 0 {
-		return nil, errs
+	if substitute {
+		if len(problems) > 0 {
+			return nil, errs
+		}
+		docs, perrs := parseDocuments(f.Name, []byte(text), object)
+		return docs, append(errs, perrs...)
 	}
-	docs, perrs := parseDocuments(f.Name, []byte(text), object)
+	docs, perrs := parseDocuments(f.Name, data, object)
+	if len(perrs) > 0 {
+		// A reference can break YAML that its value would not: the braces
+		// of ${namespace} inside a flow mapping ({host: db.${namespace}}).
+		// Judge the file as it will be applied: with values of the right
+		// shape in place of the references (on the same lines).
+		if shaped := placeholders(string(data)); shaped != string(data) {
+			docs, perrs = parseDocuments(f.Name, []byte(shaped), object)
+		}
+	}
 	return docs, append(errs, perrs...)
 }
 

@@ -2,6 +2,7 @@ package stack
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -199,5 +200,67 @@ func TestJSONValue(t *testing.T) {
 	want := map[string]any{"1": []any{int64(2), int64(3), 1.5, "s", true, nil}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %#v, want %#v", got, want)
+	}
+}
+
+// References inside YAML flow collections: as written, the braces of
+// ${namespace} break the flow mapping; the file is judged as it will be
+// applied, with its values, so it loads, and a real syntax error in such a
+// file is still reported at its line.
+func TestManifestsReferencesInFlowCollections(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"stack.yaml": `apiVersion: testbed.dev/v1alpha1
+kind: Stack
+metadata: {name: flow}
+spec:
+  images:
+  - {name: api, ref: example.com/api:1}
+  components:
+  - name: api
+    images: [api]
+    manifests: [api.yaml]
+  - name: broken
+    manifests: [broken.yaml]
+`,
+		"api.yaml": `apiVersion: v1
+kind: Pod
+metadata: {name: api, labels: {stack: "${stack}"}}
+spec:
+  containers:
+  - {name: api, image: ${image:api}, env: [{name: DB, value: db.${namespace}.svc}]}
+`,
+		"broken.yaml": `apiVersion: v1
+kind: ConfigMap
+metadata: {name: broken}
+data: {host: db.${namespace}.svc
+`,
+	})
+	_, err := Load(filepath.Join(dir, "stack.yaml"))
+	var list ErrorList
+	if !errors.As(err, &list) || len(list) != 1 {
+		t.Fatalf("Load = %v, want one problem (broken.yaml)", err)
+	}
+	if !strings.Contains(err.Error(), "broken.yaml:4:") {
+		t.Errorf("Load = %v, want it at broken.yaml:4", err)
+	}
+
+	if err := os.WriteFile(filepath.Join(dir, "broken.yaml"), []byte(okManifest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Load(filepath.Join(dir, "stack.yaml"))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	ms, err := s.Manifests(&Vars{Stack: "flow", Namespace: "e2e", Run: "r1", Images: map[string]string{"api": "example.com/api:1"}})
+	if err != nil {
+		t.Fatalf("Manifests: %v", err)
+	}
+	c := ms[0].Documents[0].Object["spec"].(map[string]any)["containers"].([]any)[0].(map[string]any)
+	if c["image"] != "example.com/api:1" {
+		t.Errorf("image = %v", c["image"])
+	}
+	if v := c["env"].([]any)[0].(map[string]any)["value"]; v != "db.e2e.svc" {
+		t.Errorf("env value = %v, want db.e2e.svc", v)
 	}
 }
