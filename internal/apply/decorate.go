@@ -66,7 +66,9 @@ var (
 // job template's own metadata), or a bare Pod's metadata. When
 // podAnnotations is not empty (the sim annotations: sim.testbed.dev/ready-after,
 // sim.testbed.dev/requires, sim.testbed.dev/fail) it sets them on that pod
-// metadata too; kinds that make no pods get the labels only.
+// metadata too; kinds that make no pods get the labels only. A
+// StatefulSet's volumeClaimTemplates get the labels too (see
+// labelClaimTemplates).
 //
 // Decorate changes obj in place, keeps every other label and annotation,
 // and never touches selectors. A field of the wrong type (spec.template a
@@ -100,6 +102,40 @@ func Decorate(obj *unstructured.Unstructured, stack, component string, podAnnota
 	if len(podAnnotations) > 0 {
 		if err := setStrings(obj.Object, podAnnotations, slices.Concat(tmpl.pod, []string{"annotations"})...); err != nil {
 			return fmt.Errorf("decorate %s: %w", describe(obj, ""), err)
+		}
+	}
+	if gvk.Group == "apps" && gvk.Kind == "StatefulSet" {
+		if err := labelClaimTemplates(obj.Object, labels); err != nil {
+			return fmt.Errorf("decorate %s: %w", describe(obj, ""), err)
+		}
+	}
+	return nil
+}
+
+// labelClaimTemplates labels each of a StatefulSet's
+// spec.volumeClaimTemplates: the controller copies those labels onto the
+// PersistentVolumeClaims it creates, which outlive the StatefulSet, so that
+// DeleteAll finds them by the stack's selector.
+func labelClaimTemplates(sts map[string]any, labels map[string]string) error {
+	spec, ok := sts["spec"].(map[string]any)
+	if !ok {
+		return nil
+	}
+	v, ok := spec["volumeClaimTemplates"]
+	if !ok || v == nil {
+		return nil
+	}
+	list, ok := v.([]any)
+	if !ok {
+		return fmt.Errorf("spec.volumeClaimTemplates: expected an array, got %s", jsonType(v))
+	}
+	for i, item := range list {
+		m, ok := item.(map[string]any)
+		if !ok {
+			return fmt.Errorf("spec.volumeClaimTemplates[%d]: expected an object, got %s", i, jsonType(item))
+		}
+		if err := setStrings(m, labels, "metadata", "labels"); err != nil {
+			return fmt.Errorf("spec.volumeClaimTemplates[%d].%w", i, err)
 		}
 	}
 	return nil

@@ -288,3 +288,54 @@ func TestSelector(t *testing.T) {
 		t.Errorf("Selector = %q, want %q", got, want)
 	}
 }
+
+// A StatefulSet's volumeClaimTemplates get the labels, so that the claims
+// its controller creates (which outlive it) are found by the stack's
+// selector; malformed templates are errors naming the field.
+func TestDecorateStatefulSetClaims(t *testing.T) {
+	obj := parse(t, `
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db, namespace: ns}
+spec:
+  serviceName: db
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec: {containers: [{name: c, image: x}]}
+  volumeClaimTemplates:
+  - metadata: {name: data, labels: {tier: db}}
+    spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
+  - metadata: {name: wal}
+    spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
+`)
+	if err := apply.Decorate(obj, "gw", "db", nil); err != nil {
+		t.Fatal(err)
+	}
+	claims, _, _ := unstructured.NestedSlice(obj.Object, "spec", "volumeClaimTemplates")
+	if len(claims) != 2 {
+		t.Fatalf("volumeClaimTemplates = %v", claims)
+	}
+	for i, c := range claims {
+		labels, _, _ := unstructured.NestedStringMap(c.(map[string]any), "metadata", "labels")
+		for k, v := range map[string]string{apply.LabelManagedBy: apply.ManagedBy, apply.LabelStack: "gw", apply.LabelComponent: "db"} {
+			if labels[k] != v {
+				t.Errorf("volumeClaimTemplates[%d] label %s = %q, want %q", i, k, labels[k], v)
+			}
+		}
+		if i == 0 && labels["tier"] != "db" {
+			t.Errorf("volumeClaimTemplates[0] lost its own label: %v", labels)
+		}
+	}
+
+	for _, tc := range []struct{ spec, want string }{
+		{`{volumeClaimTemplates: {name: data}}`, "StatefulSet ns/db: spec.volumeClaimTemplates: expected an array, got an object"},
+		{`{volumeClaimTemplates: [data]}`, "StatefulSet ns/db: spec.volumeClaimTemplates[0]: expected an object, got a string"},
+		{`{volumeClaimTemplates: [{metadata: {labels: [a]}}]}`, "StatefulSet ns/db: spec.volumeClaimTemplates[0].metadata.labels: expected an object, got an array"},
+	} {
+		obj := parse(t, "{apiVersion: apps/v1, kind: StatefulSet, metadata: {name: db, namespace: ns}, spec: "+tc.spec+"}")
+		if err := apply.Decorate(obj, "gw", "db", nil); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("spec %s: error %v, want %q", tc.spec, err, tc.want)
+		}
+	}
+}
