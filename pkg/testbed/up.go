@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -20,6 +17,7 @@ import (
 	"github.com/kubetestbed/testbed/internal/engine"
 	"github.com/kubetestbed/testbed/internal/ready"
 	"github.com/kubetestbed/testbed/internal/report"
+	"github.com/kubetestbed/testbed/internal/runstep"
 	"github.com/kubetestbed/testbed/pkg/stack"
 )
 
@@ -395,43 +393,8 @@ func (r *run) runStep(ctx context.Context, c *stack.Component) error {
 	r.comps[c.Name].applied, r.comps[c.Name].started = time.Now(), true
 	r.mu.Unlock()
 	r.emit(Event{Component: c.Name, State: StateRunning, Detail: strings.Join(c.Run.Command, " "), At: time.Now()})
-	argv := make([]string, len(c.Run.Command))
-	for i, a := range c.Run.Command {
-		v, err := stack.Substitute(a, r.vars)
-		if err != nil {
-			return r.stepErr(c, err)
-		}
-		argv[i] = v
-	}
-	rctx := ctx
-	if c.Run.Timeout > 0 {
-		var cancel context.CancelFunc
-		rctx, cancel = context.WithTimeout(ctx, c.Run.Timeout)
-		defer cancel()
-	}
-	cmd := exec.CommandContext(rctx, argv[0], argv[1:]...)
-	cmd.Dir = r.s.Dir
-	cmd.WaitDelay = 5 * time.Second
-	env := append(os.Environ(), "KUBECONFIG="+r.kcfg, "TESTBED_STACK="+r.s.Metadata.Name, "TESTBED_RUN="+r.id, "TESTBED_NAMESPACE="+r.s.Spec.Namespace)
-	keys := make([]string, 0, len(c.Run.Env))
-	for k := range c.Run.Env {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		v, err := stack.Substitute(c.Run.Env[k], r.vars)
-		if err != nil {
-			return r.stepErr(c, err)
-		}
-		env = append(env, k+"="+v)
-	}
-	cmd.Env = env
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		if rctx.Err() != nil && ctx.Err() == nil {
-			err = fmt.Errorf("%w: timed out after %s", context.DeadlineExceeded, c.Run.Timeout)
-		}
-		return r.stepErr(c, fmt.Errorf("run %s: %w\n%s", strings.Join(argv, " "), err, tail(string(out), 20)))
+	if err := runstep.Run(ctx, r.s, c, r.vars, r.kcfg); err != nil {
+		return r.stepErr(c, err)
 	}
 	r.ready(c.Name)
 	return nil
@@ -440,14 +403,6 @@ func (r *run) runStep(ctx context.Context, c *stack.Component) error {
 func (r *run) stepErr(c *stack.Component, err error) error {
 	r.fail(c.Name, err)
 	return fmt.Errorf("component %s: %w", c.Name, err)
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return "    " + strings.Join(lines, "\n    ")
 }
 
 func deepCopy(m map[string]any) map[string]any {
