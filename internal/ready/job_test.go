@@ -3,6 +3,7 @@ package ready
 import (
 	"fmt"
 	"testing"
+	"time"
 )
 
 func TestWithSucceededJobPods(t *testing.T) {
@@ -61,23 +62,31 @@ status: {phase: %s}
 		{"work queue (no completions)", job("  parallelism: 2"), []string{pod("migrate-a", "Succeeded", "")}, InProgress, "running"},
 		{"success policy", job(one + "\n  completionMode: Indexed\n  successPolicy: {rules: [{succeededIndexes: \"0\"}]}"),
 			[]string{pod("migrate-0", "Succeeded", "0")}, InProgress, "running"},
-		{"active deadline", job(one + "\n  activeDeadlineSeconds: 60"), []string{pod("migrate-a", "Succeeded", "")}, InProgress, "running"},
+		{"active deadline far off", job(one + "\n  activeDeadlineSeconds: 300"), []string{pod("migrate-a", "Succeeded", "")}, Ready, "1/1 pods succeeded"},
+		{"active deadline within the margin", job(one + "\n  activeDeadlineSeconds: 65"), []string{pod("migrate-a", "Succeeded", "")}, InProgress, "running"},
+		{"active deadline passed", job(one + "\n  activeDeadlineSeconds: 30"), []string{pod("migrate-a", "Succeeded", "")}, InProgress, "running"},
+		{"pod failure policy and a failed pod", job(one + "\n  podFailurePolicy: {rules: [{action: FailJob, onExitCodes: {operator: In, values: [42]}}]}"),
+			[]string{pod("migrate-a", "Failed", ""), pod("migrate-b", "Succeeded", "")}, InProgress, "running"},
+		{"pod failure policy, no failure", job(one + "\n  podFailurePolicy: {rules: [{action: FailJob, onExitCodes: {operator: In, values: [42]}}]}"),
+			[]string{pod("migrate-b", "Succeeded", "")}, Ready, "1/1 pods succeeded"},
 		{"suspended", job(one + "\n  suspend: true"), []string{pod("migrate-a", "Succeeded", "")}, InProgress, "suspended"},
 	}
+	// startTime is 2026-01-01T00:00:00Z; a minute later:
+	now := time.Date(2026, 1, 1, 0, 1, 0, 0, time.UTC)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			obj := y2u(t, tc.job)
-			r := WithSucceededJobPods(Compute(obj), obj, y2us(t, joinDocs(tc.pods)))
+			r := WithSucceededJobPods(Compute(obj), obj, y2us(t, joinDocs(tc.pods)), now)
 			check(t, r, tc.want, tc.reason)
 		})
 	}
 
 	// Verdicts the Job controller has written are kept.
 	failed := y2u(t, job(one)+`  conditions: [{type: Failed, status: "True", reason: BackoffLimitExceeded}]`)
-	check(t, WithSucceededJobPods(Compute(failed), failed, y2us(t, pod("migrate-a", "Succeeded", ""))), Failed, "BackoffLimitExceeded")
+	check(t, WithSucceededJobPods(Compute(failed), failed, y2us(t, pod("migrate-a", "Succeeded", "")), now), Failed, "BackoffLimitExceeded")
 	complete := y2u(t, job(one)+`  succeeded: 1
   conditions: [{type: Complete, status: "True"}]`)
-	check(t, WithSucceededJobPods(Compute(complete), complete, nil), Ready, "complete")
+	check(t, WithSucceededJobPods(Compute(complete), complete, nil, now), Ready, "complete")
 }
 
 func joinDocs(docs []string) string {

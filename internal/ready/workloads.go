@@ -3,6 +3,7 @@ package ready
 import (
 	"fmt"
 	"strconv"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
@@ -208,21 +209,28 @@ func isTrue(f *fields, path ...string) bool {
 // of an Indexed Job.
 const jobCompletionIndex = "batch.kubernetes.io/job-completion-index"
 
+// jobDeadlineMargin: a Job whose activeDeadlineSeconds ends sooner than
+// this is judged by the Job controller alone (see WithSucceededJobPods).
+const jobDeadlineMargin = 10 * time.Second
+
 // WithSucceededJobPods returns r, the Job rule's answer for job, or Ready
 // when job is still InProgress but enough of its pods have already
 // succeeded: completions pods (NonIndexed), or one for every index
 // (Indexed). The work a dependent waits for (a migration, a seed) is done
 // when its pod exits 0; the Job controller batches pod updates and writes
 // Complete about a second later, which would put that second on every
-// critical path through a Job. Pass the pods the Job controls (by UID).
+// critical path through a Job. Pass the pods the Job controls (by UID) and
+// the current time.
 //
 // Where the controller could still decide otherwise, r is returned
-// unchanged and the rule waits for Complete: a Job with a successPolicy,
-// an activeDeadlineSeconds (it can expire before the controller counts the
-// pods), failures that may have used up its backoffLimit (counted
-// generously: status.failed plus every failed pod), no spec.completions (a work queue: done when every pod has
-// finished) or spec.suspend; and a Job that is not InProgress.
-func WithSucceededJobPods(r Result, job *unstructured.Unstructured, pods []*unstructured.Unstructured) Result {
+// unchanged and the rule waits for Complete: a Job with a successPolicy;
+// one whose activeDeadlineSeconds ends within jobDeadlineMargin of now (the
+// controller checks the deadline before it counts successes); failures that
+// may have used up its backoffLimit (counted generously: status.failed
+// plus every failed pod) or that a podFailurePolicy could judge; no
+// spec.completions (a work queue: done when every pod has finished);
+// spec.suspend; and a Job that is not InProgress.
+func WithSucceededJobPods(r Result, job *unstructured.Unstructured, pods []*unstructured.Unstructured, now time.Time) Result {
 	if r.Status != InProgress {
 		return r
 	}
@@ -234,8 +242,11 @@ func WithSucceededJobPods(r Result, job *unstructured.Unstructured, pods []*unst
 	if _, ok := f.get("spec", "successPolicy"); ok {
 		return r
 	}
-	if _, ok := f.get("spec", "activeDeadlineSeconds"); ok {
-		return r
+	if d, ok := f.integer("spec", "activeDeadlineSeconds"); ok {
+		start, err := time.Parse(time.RFC3339, f.str("status", "startTime"))
+		if err != nil || !now.Add(jobDeadlineMargin).Before(start.Add(time.Duration(d)*time.Second)) {
+			return r
+		}
 	}
 	indexed := f.str("spec", "completionMode") == "Indexed"
 	done := map[string]bool{}
@@ -259,7 +270,8 @@ func WithSucceededJobPods(r Result, job *unstructured.Unstructured, pods []*unst
 		}
 		done[key] = true
 	}
-	if int64(len(done)) < completions || failed > f.intOr(6, "spec", "backoffLimit") {
+	_, policy := f.get("spec", "podFailurePolicy")
+	if int64(len(done)) < completions || failed > f.intOr(6, "spec", "backoffLimit") || (policy && failed > 0) {
 		return r
 	}
 	return ready("%d/%d pods succeeded (before the Job controller writes Complete)", len(done), completions)
