@@ -17,6 +17,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
@@ -454,6 +455,32 @@ rules: [{apiGroups: [""], resources: [pods], verbs: [get]}]
 			t.Fatal(err)
 		}
 	}
+	// A StatefulSet's claim outlives the StatefulSet: it is found by the
+	// labels Decorate puts on the claim template.
+	if _, err := a.Apply(ctx, decorated(t, stack, `
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  serviceName: db
+  replicas: 1
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec: {containers: [{name: db, image: example.com/db:1}]}
+  volumeClaimTemplates:
+  - metadata: {name: data}
+    spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
+`), keep); err != nil {
+		t.Fatal(err)
+	}
+	const claim = "data-db-0"
+	if err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		_, err := cs.CoreV1().PersistentVolumeClaims(keep).Get(ctx, claim, metav1.GetOptions{})
+		return err == nil, nil
+	}); err != nil {
+		t.Fatalf("the StatefulSet's claim %s/%s never appeared: %v", keep, claim, err)
+	}
 	// Not testbed's: must survive.
 	unlabelled := parse(t, fmt.Sprintf(configMap, "mine"))
 	if _, err := a.Apply(ctx, unlabelled, keep); err != nil {
@@ -477,6 +504,12 @@ rules: [{apiGroups: [""], resources: [pods], verbs: [get]}]
 	}
 	if _, err := cs.RbacV1().ClusterRoles().Get(ctx, "apply-delete-reader", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("labelled ClusterRole: %v, want it gone", err)
+	}
+	if err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		_, err := cs.CoreV1().PersistentVolumeClaims(keep).Get(ctx, claim, metav1.GetOptions{})
+		return apierrors.IsNotFound(err), nil
+	}); err != nil {
+		t.Errorf("the StatefulSet's claim %s/%s: still there after DeleteAll (%v)", keep, claim, err)
 	}
 	if _, err := cs.CoreV1().ConfigMaps(keep).Get(ctx, "mine", metav1.GetOptions{}); err != nil {
 		t.Errorf("unlabelled ConfigMap: %v, want it kept", err)
