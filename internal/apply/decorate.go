@@ -67,8 +67,8 @@ var (
 // podAnnotations is not empty (the sim annotations: sim.testbed.dev/ready-after,
 // sim.testbed.dev/requires, sim.testbed.dev/fail) it sets them on that pod
 // metadata too; kinds that make no pods get the labels only. A
-// StatefulSet's volumeClaimTemplates get the labels too (see
-// labelClaimTemplates).
+// StatefulSet with volumeClaimTemplates gets whenDeleted: Delete unless it
+// says otherwise (see deleteClaimsWithStatefulSet).
 //
 // Decorate changes obj in place, keeps every other label and annotation,
 // and never touches selectors. A field of the wrong type (spec.template a
@@ -105,38 +105,42 @@ func Decorate(obj *unstructured.Unstructured, stack, component string, podAnnota
 		}
 	}
 	if gvk.Group == "apps" && gvk.Kind == "StatefulSet" {
-		if err := labelClaimTemplates(obj.Object, labels); err != nil {
+		if err := deleteClaimsWithStatefulSet(obj.Object); err != nil {
 			return fmt.Errorf("decorate %s: %w", describe(obj, ""), err)
 		}
 	}
 	return nil
 }
 
-// labelClaimTemplates labels each of a StatefulSet's
-// spec.volumeClaimTemplates: the controller copies those labels onto the
-// PersistentVolumeClaims it creates, which outlive the StatefulSet, so that
-// DeleteAll finds them by the stack's selector.
-func labelClaimTemplates(sts map[string]any, labels map[string]string) error {
+// deleteClaimsWithStatefulSet sets a StatefulSet's
+// spec.persistentVolumeClaimRetentionPolicy.whenDeleted to Delete when it
+// has volumeClaimTemplates and the manifest does not say: the claims its
+// controller creates then belong to it, and go when DeleteAll deletes it,
+// instead of outliving the stack. (Labelling the claim templates instead
+// would make re-applying a StatefulSet created without those labels fail:
+// volumeClaimTemplates are immutable; the retention policy is not.) A
+// manifest that says Retain keeps its claims.
+func deleteClaimsWithStatefulSet(sts map[string]any) error {
 	spec, ok := sts["spec"].(map[string]any)
 	if !ok {
 		return nil
 	}
-	v, ok := spec["volumeClaimTemplates"]
-	if !ok || v == nil {
+	switch v := spec["volumeClaimTemplates"].(type) {
+	case nil:
 		return nil
-	}
-	list, ok := v.([]any)
-	if !ok {
+	case []any:
+		if len(v) == 0 {
+			return nil
+		}
+	default:
 		return fmt.Errorf("spec.volumeClaimTemplates: expected an array, got %s", jsonType(v))
 	}
-	for i, item := range list {
-		m, ok := item.(map[string]any)
-		if !ok {
-			return fmt.Errorf("spec.volumeClaimTemplates[%d]: expected an object, got %s", i, jsonType(item))
-		}
-		if err := setStrings(m, labels, "metadata", "labels"); err != nil {
-			return fmt.Errorf("spec.volumeClaimTemplates[%d].%w", i, err)
-		}
+	policy, err := child(spec, "persistentVolumeClaimRetentionPolicy", []string{"spec", "persistentVolumeClaimRetentionPolicy"})
+	if err != nil {
+		return err
+	}
+	if _, ok := policy["whenDeleted"]; !ok {
+		policy["whenDeleted"] = "Delete"
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package apply_test
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -289,11 +290,11 @@ func TestSelector(t *testing.T) {
 	}
 }
 
-// A StatefulSet's volumeClaimTemplates get the labels, so that the claims
-// its controller creates (which outlive it) are found by the stack's
-// selector; malformed templates are errors naming the field.
+// A StatefulSet with volumeClaimTemplates gets whenDeleted: Delete, so that
+// the claims its controller creates go with it; a manifest's own policy is
+// kept; malformed fields are errors naming the field.
 func TestDecorateStatefulSetClaims(t *testing.T) {
-	obj := parse(t, `
+	const sts = `
 apiVersion: apps/v1
 kind: StatefulSet
 metadata: {name: db, namespace: ns}
@@ -303,35 +304,48 @@ spec:
   template:
     metadata: {labels: {app: db}}
     spec: {containers: [{name: c, image: x}]}
-  volumeClaimTemplates:
+%s`
+	const claims = `  volumeClaimTemplates:
   - metadata: {name: data, labels: {tier: db}}
     spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
-  - metadata: {name: wal}
-    spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
-`)
-	if err := apply.Decorate(obj, "gw", "db", nil); err != nil {
-		t.Fatal(err)
-	}
-	claims, _, _ := unstructured.NestedSlice(obj.Object, "spec", "volumeClaimTemplates")
-	if len(claims) != 2 {
-		t.Fatalf("volumeClaimTemplates = %v", claims)
-	}
-	for i, c := range claims {
-		labels, _, _ := unstructured.NestedStringMap(c.(map[string]any), "metadata", "labels")
-		for k, v := range map[string]string{apply.LabelManagedBy: apply.ManagedBy, apply.LabelStack: "gw", apply.LabelComponent: "db"} {
-			if labels[k] != v {
-				t.Errorf("volumeClaimTemplates[%d] label %s = %q, want %q", i, k, labels[k], v)
+`
+	for _, tc := range []struct {
+		name, extra      string
+		whenDeleted      string // "" = not set
+		whenScaled       string
+		templatesChanged bool
+	}{
+		{name: "claims", extra: claims, whenDeleted: "Delete"},
+		{name: "claims, Retain kept", extra: claims + "  persistentVolumeClaimRetentionPolicy: {whenDeleted: Retain}\n", whenDeleted: "Retain"},
+		{name: "claims, whenScaled kept", extra: claims + "  persistentVolumeClaimRetentionPolicy: {whenScaled: Delete}\n", whenDeleted: "Delete", whenScaled: "Delete"},
+		{name: "no claims", extra: ""},
+		{name: "empty claims", extra: "  volumeClaimTemplates: []\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			obj := parse(t, fmt.Sprintf(sts, tc.extra))
+			before := parse(t, fmt.Sprintf(sts, tc.extra))
+			if err := apply.Decorate(obj, "gw", "db", nil); err != nil {
+				t.Fatal(err)
 			}
-		}
-		if i == 0 && labels["tier"] != "db" {
-			t.Errorf("volumeClaimTemplates[0] lost its own label: %v", labels)
-		}
+			got, _, _ := unstructured.NestedString(obj.Object, "spec", "persistentVolumeClaimRetentionPolicy", "whenDeleted")
+			if got != tc.whenDeleted {
+				t.Errorf("whenDeleted = %q, want %q", got, tc.whenDeleted)
+			}
+			scaled, _, _ := unstructured.NestedString(obj.Object, "spec", "persistentVolumeClaimRetentionPolicy", "whenScaled")
+			if scaled != tc.whenScaled {
+				t.Errorf("whenScaled = %q, want %q", scaled, tc.whenScaled)
+			}
+			a, _, _ := unstructured.NestedFieldNoCopy(obj.Object, "spec", "volumeClaimTemplates")
+			b, _, _ := unstructured.NestedFieldNoCopy(before.Object, "spec", "volumeClaimTemplates")
+			if !reflect.DeepEqual(a, b) {
+				t.Errorf("volumeClaimTemplates changed (they are immutable): %v -> %v", b, a)
+			}
+		})
 	}
 
 	for _, tc := range []struct{ spec, want string }{
 		{`{volumeClaimTemplates: {name: data}}`, "StatefulSet ns/db: spec.volumeClaimTemplates: expected an array, got an object"},
-		{`{volumeClaimTemplates: [data]}`, "StatefulSet ns/db: spec.volumeClaimTemplates[0]: expected an object, got a string"},
-		{`{volumeClaimTemplates: [{metadata: {labels: [a]}}]}`, "StatefulSet ns/db: spec.volumeClaimTemplates[0].metadata.labels: expected an object, got an array"},
+		{`{volumeClaimTemplates: [{}], persistentVolumeClaimRetentionPolicy: Delete}`, "StatefulSet ns/db: spec.persistentVolumeClaimRetentionPolicy: expected an object, got a string"},
 	} {
 		obj := parse(t, "{apiVersion: apps/v1, kind: StatefulSet, metadata: {name: db, namespace: ns}, spec: "+tc.spec+"}")
 		if err := apply.Decorate(obj, "gw", "db", nil); err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -3,7 +3,6 @@ package ready
 import (
 	"fmt"
 	"testing"
-	"time"
 )
 
 func TestWithSucceededJobPods(t *testing.T) {
@@ -19,10 +18,16 @@ status:
   active: 1
 `
 	}
-	pod := func(name, phase, index string) string {
+	// A pod of the Job in phase, finished (if it has) 40 s after the Job
+	// started, with restarts container restarts.
+	podAt := func(name, phase, index, finishedAt string, restarts int) string {
 		ann := ""
 		if index != "" {
 			ann = fmt.Sprintf("annotations: {batch.kubernetes.io/job-completion-index: %q}", index)
+		}
+		state := "{running: {}}"
+		if phase == "Succeeded" || phase == "Failed" {
+			state = fmt.Sprintf("{terminated: {finishedAt: %q}}", finishedAt)
 		}
 		return fmt.Sprintf(`
 apiVersion: v1
@@ -32,8 +37,13 @@ metadata:
   namespace: app
   %s
   ownerReferences: [{apiVersion: batch/v1, kind: Job, name: migrate, uid: job-uid, controller: true}]
-status: {phase: %s}
-`, name, ann, phase)
+status:
+  phase: %s
+  containerStatuses: [{name: migrate, restartCount: %d, state: %s}]
+`, name, ann, phase, restarts, state)
+	}
+	pod := func(name, phase, index string) string {
+		return podAt(name, phase, index, "2026-01-01T00:00:40Z", 0)
 	}
 	const one = "  completions: 1\n  parallelism: 1\n  backoffLimit: 6"
 	cases := []struct {
@@ -63,30 +73,35 @@ status: {phase: %s}
 		{"success policy", job(one + "\n  completionMode: Indexed\n  successPolicy: {rules: [{succeededIndexes: \"0\"}]}"),
 			[]string{pod("migrate-0", "Succeeded", "0")}, InProgress, "running"},
 		{"active deadline far off", job(one + "\n  activeDeadlineSeconds: 300"), []string{pod("migrate-a", "Succeeded", "")}, Ready, "1/1 pods succeeded"},
-		{"active deadline within the margin", job(one + "\n  activeDeadlineSeconds: 65"), []string{pod("migrate-a", "Succeeded", "")}, InProgress, "running"},
+		{"active deadline within the margin of the finish", job(one + "\n  activeDeadlineSeconds: 45"), []string{pod("migrate-a", "Succeeded", "")}, InProgress, "running"},
 		{"active deadline passed", job(one + "\n  activeDeadlineSeconds: 30"), []string{pod("migrate-a", "Succeeded", "")}, InProgress, "running"},
+		{"active deadline, no finish time", job(one + "\n  activeDeadlineSeconds: 300"), []string{podAt("migrate-a", "Succeeded", "", "", 0)}, InProgress, "running"},
+		{"no deadline, no finish time", job(one), []string{podAt("migrate-a", "Succeeded", "", "", 0)}, Ready, "1/1 pods succeeded"},
+		{"OnFailure with restarts", job(one + "\n  template: {spec: {restartPolicy: OnFailure}}"), []string{podAt("migrate-a", "Succeeded", "", "2026-01-01T00:00:40Z", 2)}, InProgress, "running"},
+		{"OnFailure without restarts", job(one + "\n  template: {spec: {restartPolicy: OnFailure}}"), []string{pod("migrate-a", "Succeeded", "")}, Ready, "1/1 pods succeeded"},
+		{"Never with restarts (not counted by the controller)", job(one + "\n  template: {spec: {restartPolicy: Never}}"), []string{podAt("migrate-a", "Succeeded", "", "2026-01-01T00:00:40Z", 2)}, Ready, "1/1 pods succeeded"},
+		{"indexed: one index written two ways", job("  completions: 2\n  completionMode: Indexed"),
+			[]string{pod("migrate-1-a", "Succeeded", "1"), pod("migrate-1-b", "Succeeded", "01")}, InProgress, "running"},
 		{"pod failure policy and a failed pod", job(one + "\n  podFailurePolicy: {rules: [{action: FailJob, onExitCodes: {operator: In, values: [42]}}]}"),
 			[]string{pod("migrate-a", "Failed", ""), pod("migrate-b", "Succeeded", "")}, InProgress, "running"},
 		{"pod failure policy, no failure", job(one + "\n  podFailurePolicy: {rules: [{action: FailJob, onExitCodes: {operator: In, values: [42]}}]}"),
 			[]string{pod("migrate-b", "Succeeded", "")}, Ready, "1/1 pods succeeded"},
 		{"suspended", job(one + "\n  suspend: true"), []string{pod("migrate-a", "Succeeded", "")}, InProgress, "suspended"},
 	}
-	// startTime is 2026-01-01T00:00:00Z; a minute later:
-	now := time.Date(2026, 1, 1, 0, 1, 0, 0, time.UTC)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			obj := y2u(t, tc.job)
-			r := WithSucceededJobPods(Compute(obj), obj, y2us(t, joinDocs(tc.pods)), now)
+			r := WithSucceededJobPods(Compute(obj), obj, y2us(t, joinDocs(tc.pods)))
 			check(t, r, tc.want, tc.reason)
 		})
 	}
 
 	// Verdicts the Job controller has written are kept.
 	failed := y2u(t, job(one)+`  conditions: [{type: Failed, status: "True", reason: BackoffLimitExceeded}]`)
-	check(t, WithSucceededJobPods(Compute(failed), failed, y2us(t, pod("migrate-a", "Succeeded", "")), now), Failed, "BackoffLimitExceeded")
+	check(t, WithSucceededJobPods(Compute(failed), failed, y2us(t, pod("migrate-a", "Succeeded", ""))), Failed, "BackoffLimitExceeded")
 	complete := y2u(t, job(one)+`  succeeded: 1
   conditions: [{type: Complete, status: "True"}]`)
-	check(t, WithSucceededJobPods(Compute(complete), complete, nil, now), Ready, "complete")
+	check(t, WithSucceededJobPods(Compute(complete), complete, nil), Ready, "complete")
 }
 
 func joinDocs(docs []string) string {

@@ -423,12 +423,21 @@ func (t *Tracker) processNext() bool {
 	}
 	defer t.queue.Done(ref)
 
+	t.mu.Lock()
+	gen := t.minGen[ref]
+	t.mu.Unlock()
 	r, recheck := t.evaluate(ref)
 	now := time.Now()
 
 	t.mu.Lock()
 	e := t.tracked[ref]
 	if e == nil || t.stopped {
+		t.mu.Unlock()
+		return true
+	}
+	if t.minGen[ref] != gen {
+		// ExpectGeneration ran meanwhile: this answer may be about the
+		// previous generation. It queued ref again; that evaluation counts.
 		t.mu.Unlock()
 		return true
 	}
@@ -446,6 +455,12 @@ func (t *Tracker) processNext() bool {
 		e.timer.Stop()
 	}
 	changed := !e.evaluated || e.status.Result != r
+	if changed && e.evaluated && e.status.Result.Status == Ready && r.Status == Ready {
+		// Still ready, for another reason (a Job ready on its pods, then
+		// Complete): At stays when it became ready, and nobody is told.
+		e.status.Result = r
+		changed = false
+	}
 	if changed {
 		e.evaluated = true
 		e.status = ObjectStatus{Ref: ref, Result: r, At: now}

@@ -75,7 +75,7 @@ func (t *Tracker) evaluate(ref ObjectRef) (Result, time.Time) {
 		return r, none
 	}
 	if gk == jobGK {
-		r = WithSucceededJobPods(r, obj, pods, time.Now())
+		r = WithSucceededJobPods(r, obj, pods)
 	}
 	r = WithDoomedPods(r, pods, time.Now(), t.grace)
 	if r.Status != InProgress {

@@ -210,7 +210,8 @@ func isTrue(f *fields, path ...string) bool {
 const jobCompletionIndex = "batch.kubernetes.io/job-completion-index"
 
 // jobDeadlineMargin: a Job whose activeDeadlineSeconds ends sooner than
-// this is judged by the Job controller alone (see WithSucceededJobPods).
+// this after its pods finished is judged by the Job controller alone (see
+// WithSucceededJobPods): time for the controller to count the pods.
 const jobDeadlineMargin = 10 * time.Second
 
 // WithSucceededJobPods returns r, the Job rule's answer for job, or Ready
@@ -219,18 +220,22 @@ const jobDeadlineMargin = 10 * time.Second
 // (Indexed). The work a dependent waits for (a migration, a seed) is done
 // when its pod exits 0; the Job controller batches pod updates and writes
 // Complete about a second later, which would put that second on every
-// critical path through a Job. Pass the pods the Job controls (by UID) and
-// the current time.
+// critical path through a Job. Pass the pods the Job controls (by UID).
 //
-// Where the controller could still decide otherwise, r is returned
-// unchanged and the rule waits for Complete: a Job with a successPolicy;
-// one whose activeDeadlineSeconds ends within jobDeadlineMargin of now (the
-// controller checks the deadline before it counts successes); failures that
-// may have used up its backoffLimit (counted generously: status.failed
-// plus every failed pod) or that a podFailurePolicy could judge; no
-// spec.completions (a work queue: done when every pod has finished);
-// spec.suspend; and a Job that is not InProgress.
-func WithSucceededJobPods(r Result, job *unstructured.Unstructured, pods []*unstructured.Unstructured, now time.Time) Result {
+// The answer depends only on the objects (no clock), so it does not change
+// until the controller writes its own verdict. Where the controller could
+// still decide otherwise, r is returned unchanged and the rule waits for
+// Complete, because the controller judges failures before successes:
+//   - a successPolicy, no spec.completions (a work queue: done when every
+//     pod has finished), or spec.suspend;
+//   - an activeDeadlineSeconds that ends less than jobDeadlineMargin after
+//     the last counted pod finished (or a pod without a finish time);
+//   - failures that may have used up backoffLimit (counted generously:
+//     status.failed plus every failed pod), a failed pod under a
+//     podFailurePolicy, or container restarts under restartPolicy
+//     OnFailure (which count against backoffLimit too);
+//   - a Job that is not InProgress.
+func WithSucceededJobPods(r Result, job *unstructured.Unstructured, pods []*unstructured.Unstructured) Result {
 	if r.Status != InProgress {
 		return r
 	}
@@ -242,17 +247,19 @@ func WithSucceededJobPods(r Result, job *unstructured.Unstructured, pods []*unst
 	if _, ok := f.get("spec", "successPolicy"); ok {
 		return r
 	}
-	if d, ok := f.integer("spec", "activeDeadlineSeconds"); ok {
-		start, err := time.Parse(time.RFC3339, f.str("status", "startTime"))
-		if err != nil || !now.Add(jobDeadlineMargin).Before(start.Add(time.Duration(d)*time.Second)) {
-			return r
-		}
-	}
+	onFailure := f.str("spec", "template", "spec", "restartPolicy") == "OnFailure"
 	indexed := f.str("spec", "completionMode") == "Indexed"
 	done := map[string]bool{}
 	failed := f.intOr(0, "status", "failed")
+	var restarts int64
+	var finished time.Time // the last counted pod's last container finish
+	finishKnown := true
 	for _, p := range pods {
-		switch newFields(p.Object).str("status", "phase") {
+		pf := newFields(p.Object)
+		for _, cs := range pf.objects("status", "containerStatuses") {
+			restarts += cs.intOr(0, "restartCount")
+		}
+		switch pf.str("status", "phase") {
 		case "Failed":
 			failed++
 			continue
@@ -262,17 +269,40 @@ func WithSucceededJobPods(r Result, job *unstructured.Unstructured, pods []*unst
 		}
 		key := p.GetName()
 		if indexed {
-			key = p.GetAnnotations()[jobCompletionIndex]
-			i, err := strconv.ParseInt(key, 10, 64)
+			i, err := strconv.ParseInt(p.GetAnnotations()[jobCompletionIndex], 10, 64)
 			if err != nil || i < 0 || i >= completions {
 				continue
 			}
+			key = strconv.FormatInt(i, 10)
 		}
 		done[key] = true
+		statuses := pf.objects("status", "containerStatuses")
+		if len(statuses) == 0 {
+			finishKnown = false
+		}
+		for _, cs := range statuses {
+			at, err := time.Parse(time.RFC3339, cs.str("state", "terminated", "finishedAt"))
+			if err != nil {
+				finishKnown = false
+				continue
+			}
+			if at.After(finished) {
+				finished = at
+			}
+		}
 	}
 	_, policy := f.get("spec", "podFailurePolicy")
-	if int64(len(done)) < completions || failed > f.intOr(6, "spec", "backoffLimit") || (policy && failed > 0) {
+	switch {
+	case int64(len(done)) < completions:
 		return r
+	case failed > f.intOr(6, "spec", "backoffLimit"), policy && failed > 0, onFailure && restarts > 0:
+		return r
+	}
+	if d, ok := f.integer("spec", "activeDeadlineSeconds"); ok {
+		start, err := time.Parse(time.RFC3339, f.str("status", "startTime"))
+		if err != nil || !finishKnown || !finished.Add(jobDeadlineMargin).Before(start.Add(time.Duration(d)*time.Second)) {
+			return r
+		}
 	}
 	return ready("%d/%d pods succeeded (before the Job controller writes Complete)", len(done), completions)
 }

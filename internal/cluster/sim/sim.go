@@ -630,7 +630,7 @@ func smoke(ctx context.Context, cs kubernetes.Interface) error {
 			Replicas: &one,
 			Selector: &metav1.LabelSelector{MatchLabels: labels},
 			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: map[string]string{"sim.testbed.dev/ready-after": "0s"}},
+				ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: map[string]string{AnnotationReadyAfter: "0s"}},
 				Spec: corev1.PodSpec{
 					Containers:                    []corev1.Container{{Name: "smoke", Image: "testbed.invalid/smoke"}},
 					TerminationGracePeriodSeconds: new(int64),
@@ -648,7 +648,7 @@ func smoke(ctx context.Context, cs kubernetes.Interface) error {
 		last = d
 		return d.Status.ObservedGeneration >= d.Generation && d.Status.AvailableReplicas >= 1
 	}
-	err := watchUntil(ctx, "smoke Deployment",
+	err := watchUntil(ctx, "waiting for it to become available",
 		func(ctx context.Context) (string, bool, error) {
 			l, err := deps.List(ctx, metav1.ListOptions{FieldSelector: sel})
 			if err != nil {
@@ -668,7 +668,7 @@ func smoke(ctx context.Context, cs kubernetes.Interface) error {
 			return fmt.Errorf("smoke Deployment %s/%s not available (%d/%d replicas available, %d ready): %w",
 				metav1.NamespaceSystem, smokeName, last.Status.AvailableReplicas, one, last.Status.ReadyReplicas, err)
 		}
-		return err
+		return fmt.Errorf("smoke Deployment %s/%s: %w", metav1.NamespaceSystem, smokeName, err)
 	}
 	bg := metav1.DeletePropagationBackground
 	if err := deps.Delete(ctx, smokeName, metav1.DeleteOptions{PropagationPolicy: &bg}); err != nil && !apierrors.IsNotFound(err) {
