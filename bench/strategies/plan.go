@@ -189,19 +189,7 @@ func imageRef(s *stack.Stack, img stack.Image, run string) string {
 
 // simAnnotations are the pod annotations of a component's sim block,
 // exactly as testbed writes them.
-func simAnnotations(c *stack.Component) map[string]string {
-	if c.Sim == nil {
-		return nil
-	}
-	a := map[string]string{sim.AnnotationReadyAfter: c.Sim.ReadyAfter.String()}
-	if len(c.Sim.Requires) > 0 {
-		a[sim.AnnotationRequires] = strings.Join(c.Sim.Requires, ",")
-	}
-	if c.Sim.Fail != "" {
-		a[sim.AnnotationFail] = string(c.Sim.Fail)
-	}
-	return a
-}
+func simAnnotations(c *stack.Component) map[string]string { return sim.PodAnnotations(c.Sim) }
 
 // hops is the number of dependsOn edges between consecutive components of
 // the critical path, plus 1 (the first component's own apply). A

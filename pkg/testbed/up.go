@@ -277,17 +277,10 @@ func (r *run) onObject(st ready.ObjectStatus) {
 
 // simAnnotations are the pod annotations of a component's sim block.
 func (r *run) simAnnotations(c *stack.Component) map[string]string {
-	if r.provider != stack.ProviderSim || c.Sim == nil {
+	if r.provider != stack.ProviderSim {
 		return nil
 	}
-	a := map[string]string{sim.AnnotationReadyAfter: c.Sim.ReadyAfter.String()}
-	if len(c.Sim.Requires) > 0 {
-		a[sim.AnnotationRequires] = strings.Join(c.Sim.Requires, ",")
-	}
-	if c.Sim.Fail != "" {
-		a[sim.AnnotationFail] = string(c.Sim.Fail)
-	}
-	return a
+	return sim.PodAnnotations(c.Sim)
 }
 
 // applyComponent decorates and server-side-applies every object of c at
