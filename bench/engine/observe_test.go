@@ -340,12 +340,12 @@ func plainApply(ctx context.Context, cs kubernetes.Interface, sh shape, concurre
 }
 
 func plainRun(ctx context.Context, cs kubernetes.Interface, sh shape, concurrency int, ssa bool) (plainResult, error) {
-	plainNamespace := plainNamespace
+	ns := plainNamespace
 	if ssa {
-		plainNamespace = plainSSANamespace
+		ns = plainSSANamespace
 	}
 	opts := metav1.PatchOptions{FieldManager: "bench-plain", Force: new(true), FieldValidation: metav1.FieldValidationStrict}
-	o, err := observe(ctx, cs, plainNamespace)
+	o, err := observe(ctx, cs, ns)
 	if err != nil {
 		return plainResult{}, err
 	}
@@ -353,7 +353,7 @@ func plainRun(ctx context.Context, cs kubernetes.Interface, sh shape, concurrenc
 	names := sh.components()
 	ann := map[string]string{sim.AnnotationReadyAfter: sh.readyAfter.String()}
 	start := time.Now()
-	if err := ensureNamespace(ctx, cs, plainNamespace); err != nil {
+	if err := ensureNamespace(ctx, cs, ns); err != nil {
 		return plainResult{}, err
 	}
 	calls := make([]time.Duration, 2*len(names))
@@ -367,18 +367,18 @@ func plainRun(ctx context.Context, cs kubernetes.Interface, sh shape, concurrenc
 			switch {
 			case i%2 == 0 && ssa:
 				var data []byte
-				if data, err = json.Marshal(deployment(plainNamespace, name, ann)); err == nil {
-					_, err = cs.AppsV1().Deployments(plainNamespace).Patch(gctx, name, types.ApplyPatchType, data, opts)
+				if data, err = json.Marshal(deployment(ns, name, ann)); err == nil {
+					_, err = cs.AppsV1().Deployments(ns).Patch(gctx, name, types.ApplyPatchType, data, opts)
 				}
 			case ssa:
 				var data []byte
-				if data, err = json.Marshal(service(plainNamespace, name, sh.clusterIP())); err == nil {
-					_, err = cs.CoreV1().Services(plainNamespace).Patch(gctx, name, types.ApplyPatchType, data, opts)
+				if data, err = json.Marshal(service(ns, name, sh.clusterIP())); err == nil {
+					_, err = cs.CoreV1().Services(ns).Patch(gctx, name, types.ApplyPatchType, data, opts)
 				}
 			case i%2 == 0:
-				_, err = cs.AppsV1().Deployments(plainNamespace).Create(gctx, deployment(plainNamespace, name, ann), metav1.CreateOptions{})
+				_, err = cs.AppsV1().Deployments(ns).Create(gctx, deployment(ns, name, ann), metav1.CreateOptions{})
 			default:
-				_, err = cs.CoreV1().Services(plainNamespace).Create(gctx, service(plainNamespace, name, sh.clusterIP()), metav1.CreateOptions{})
+				_, err = cs.CoreV1().Services(ns).Create(gctx, service(ns, name, sh.clusterIP()), metav1.CreateOptions{})
 			}
 			calls[i] = time.Since(t)
 			return err

@@ -111,13 +111,8 @@ func runHelm(ctx context.Context, e *env, p *plan, cl *cluster) (*outcome, error
 			out.readyAt[pc.c.Name] = installed
 		}
 	}
-	for _, name := range p.order {
-		if pc := p.component(name); pc.c.Run != nil {
-			if err := runStep(ctx, p, pc.c, cl.c.Kubeconfig); err != nil {
-				return nil, err
-			}
-			out.readyAt[name] = time.Since(start)
-		}
+	if err := runStepsAfter(ctx, p, cl, out, start); err != nil {
+		return nil, err
 	}
 	out.deploy = time.Since(start)
 	for _, pc := range p.comps {

@@ -30,7 +30,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -42,6 +41,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/kubetestbed/testbed/internal/cluster/sim"
+	"github.com/kubetestbed/testbed/pkg/stack"
 )
 
 // errSkipped is a strategy that cannot run here (Helm without a binary).
@@ -118,7 +120,7 @@ func run() int {
 	results := make([]*stackResult, len(stacks))
 	for round := range *rounds {
 		for i, path := range stacks {
-			p, err := newPlan(path, runID(), freePort)
+			p, err := newPlan(path, stack.NewRunID(), sim.FreePort)
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "strategies: %s: %v\n", path, err)
 				return 2
@@ -285,17 +287,6 @@ func pickStrategies(list string) ([]strategy, error) {
 		return nil, errors.New("no strategies")
 	}
 	return out, nil
-}
-
-// runID is a fresh ${run}, as testbed makes them.
-func runID() string {
-	const letters = "abcdefghijkmnpqrstuvwxyz23456789"
-	b := make([]byte, 5)
-	_, _ = rand.Read(b)
-	for i := range b {
-		b[i] = letters[int(b[i])%len(letters)]
-	}
-	return string(b)
 }
 
 // command is how this run was started, for the README.

@@ -168,13 +168,8 @@ func seedPhase4(ctx context.Context, p *plan, cl *cluster, races bool) (*outcome
 		}
 		out.readyAt[pc.c.Name] = time.Since(start)
 	}
-	for _, name := range p.order {
-		if pc := p.component(name); pc.c.Run != nil {
-			if err := runStep(ctx, p, pc.c, cl.c.Kubeconfig); err != nil {
-				return nil, err
-			}
-			out.readyAt[name] = time.Since(start)
-		}
+	if err := runStepsAfter(ctx, p, cl, out, start); err != nil {
+		return nil, err
 	}
 	out.deploy = time.Since(start)
 	if races {
@@ -324,4 +319,18 @@ func findRaces(ctx context.Context, c *client, p *plan, refs map[string][]applie
 	}
 	slices.SortFunc(out, func(a, b race) int { return int(a.compReady - b.compReady) })
 	return out
+}
+
+// runStepsAfter runs the stack's run steps in order once everything else is
+// up (the seed's post-deployment steps), recording when each finished.
+func runStepsAfter(ctx context.Context, p *plan, cl *cluster, out *outcome, start time.Time) error {
+	for _, name := range p.order {
+		if pc := p.component(name); pc.c.Run != nil {
+			if err := runStep(ctx, p, pc.c, cl.c.Kubeconfig); err != nil {
+				return err
+			}
+			out.readyAt[name] = time.Since(start)
+		}
+	}
+	return nil
 }

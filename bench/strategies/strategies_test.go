@@ -328,7 +328,7 @@ spec:
     - {name: db, manifests: [db.yaml], dependsOn: [widgets]}
     - {name: step, dependsOn: [db], run: {command: [true]}}
 `)
-	p, err := newPlan(filepath.Join(dir, "testbed.yaml"), "r", freePort)
+	p, err := newPlan(filepath.Join(dir, "testbed.yaml"), "r", sim.FreePort)
 	if err != nil {
 		t.Fatal(err)
 	}

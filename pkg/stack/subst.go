@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"regexp"
@@ -154,4 +155,16 @@ func (s *Stack) refChecker() func(kind, name string) (string, error) {
 		}
 		return "${" + kind + ":" + name + "}", nil
 	}
+}
+
+// NewRunID returns a fresh run ID for Vars.Run (${run}): five random
+// lowercase letters and digits, without the easily confused l, o, 0 and 1.
+func NewRunID() string {
+	const letters = "abcdefghijkmnpqrstuvwxyz23456789"
+	b := make([]byte, 5)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = letters[int(b[i])%len(letters)]
+	}
+	return string(b)
 }

@@ -59,3 +59,17 @@ func TestSubstituteNeedsValues(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+func TestNewRunID(t *testing.T) {
+	seen := map[string]bool{}
+	for range 50 {
+		id := NewRunID()
+		if len(id) != 5 || strings.Trim(id, "abcdefghijkmnpqrstuvwxyz23456789") != "" {
+			t.Fatalf("NewRunID() = %q: want 5 of [a-km-np-z2-9]", id)
+		}
+		seen[id] = true
+	}
+	if len(seen) < 45 {
+		t.Errorf("50 run IDs, only %d distinct", len(seen))
+	}
+}

@@ -2,7 +2,6 @@ package testbed
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
@@ -142,16 +141,6 @@ func KindOf(err error) Kind {
 	return KindFailed
 }
 
-func newRunID() string {
-	const letters = "abcdefghijkmnpqrstuvwxyz23456789"
-	b := make([]byte, 5)
-	_, _ = rand.Read(b)
-	for i := range b {
-		b[i] = letters[int(b[i])%len(letters)]
-	}
-	return string(b)
-}
-
 func providerOf(s *stack.Stack, opts Options) (stack.Provider, error) {
 	p := s.Spec.Cluster.Provider
 	if opts.Provider != "" {
@@ -220,16 +209,6 @@ func kubeconfigREST(s *stack.Stack) (*rest.Config, string, error) {
 		}
 	}
 	return cfg, path, nil
-}
-
-// freePort returns a port that was free on 127.0.0.1 a moment ago.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // imageRef is the reference ${image:NAME} resolves to: the pre-built ref,

@@ -73,7 +73,7 @@ func Up(ctx context.Context, s *stack.Stack, opts Options) (*Env, error) {
 	}
 	r.id = opts.Run
 	if r.id == "" {
-		r.id = newRunID()
+		r.id = stack.NewRunID()
 	}
 	var err error
 	if r.provider, err = providerOf(s, opts); err != nil {
@@ -135,7 +135,7 @@ func (r *run) resolve() error {
 	}
 	for _, p := range s.Spec.Ports {
 		if p.HostPort.Auto() {
-			port, err := freePort()
+			port, err := sim.FreePort()
 			if err != nil {
 				return &Error{Kind: KindInfra, Err: fmt.Errorf("port %s: %w", p.Name, err)}
 			}

@@ -367,6 +367,16 @@ func (p *Provider) cleanup(c *Cluster, dir string) {
 	_ = os.RemoveAll(dir)
 }
 
+// FreePort returns a port that was free on 127.0.0.1 a moment ago (for a
+// stack's host ports as much as for the control plane's).
+func FreePort() (int, error) {
+	ps, err := freePorts(1)
+	if err != nil {
+		return 0, err
+	}
+	return ps[0], nil
+}
+
 // freePorts returns n distinct ports that were free on 127.0.0.1 a moment ago.
 func freePorts(n int) ([]int, error) {
 	ls := make([]net.Listener, 0, n)
