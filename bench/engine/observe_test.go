@@ -48,10 +48,11 @@ var milestoneNames = [nMilestones]string{"created", "svc", "pod", "scheduled", "
 // each milestone, as this process saw it. It is the cluster's timeline
 // that testbed's own timings are compared against.
 type observer struct {
-	stop    chan struct{}
-	mu      sync.Mutex
-	at      map[string]*[nMilestones]time.Time
-	changed chan struct{} // closed and replaced on every new milestone
+	stop      chan struct{}
+	closeOnce sync.Once
+	mu        sync.Mutex
+	at        map[string]*[nMilestones]time.Time
+	changed   chan struct{} // closed and replaced on every new milestone
 }
 
 func observe(ctx context.Context, cs kubernetes.Interface, ns string) (*observer, error) {
@@ -77,7 +78,7 @@ func observe(ctx context.Context, cs kubernetes.Interface, ns string) (*observer
 	return o, nil
 }
 
-func (o *observer) close() { close(o.stop) }
+func (o *observer) close() { o.closeOnce.Do(func() { close(o.stop) }) }
 
 func (o *observer) mark(key string, m milestone, t time.Time) {
 	o.mu.Lock()
@@ -254,11 +255,12 @@ const probeNamespace = "bench-probe"
 // rule (and, withService, the Service having a ready endpoint), as an
 // independent watch sees it. The first probe (which may also wait for the
 // namespace's default ServiceAccount) is a warm-up and is not returned.
-func clusterLatency(ctx context.Context, cs kubernetes.Interface, sh shape, withService bool, n int) ([]time.Duration, error) {
+func clusterLatency(ctx context.Context, c cluster, sh shape, withService bool, n int) ([]time.Duration, error) {
+	cs := c.cs
 	if err := ensureNamespace(ctx, cs, probeNamespace); err != nil {
 		return nil, err
 	}
-	o, err := observe(ctx, cs, probeNamespace)
+	o, err := observe(ctx, c.watch, probeNamespace)
 	if err != nil {
 		return nil, err
 	}
@@ -325,8 +327,8 @@ type plainResult struct {
 // a fresh namespace) with client-go Create calls, concurrency at a time,
 // through cs (whose client-side rate limit applies), and waits for them
 // with an independent watch.
-func plainCreate(ctx context.Context, cs kubernetes.Interface, sh shape, concurrency int) (plainResult, error) {
-	return plainRun(ctx, cs, sh, concurrency, false)
+func plainCreate(ctx context.Context, c cluster, sh shape, concurrency int) (plainResult, error) {
+	return plainRun(ctx, c, sh, concurrency, false)
 }
 
 // plainSSANamespace holds the plain parallel server-side apply.
@@ -335,17 +337,18 @@ const plainSSANamespace = "bench-plain-ssa"
 // plainApply is plainCreate with server-side apply, as testbed sends it
 // (force, strict field validation), instead of Create: the API server's
 // own price for server-side apply, without testbed's engine.
-func plainApply(ctx context.Context, cs kubernetes.Interface, sh shape, concurrency int) (plainResult, error) {
-	return plainRun(ctx, cs, sh, concurrency, true)
+func plainApply(ctx context.Context, c cluster, sh shape, concurrency int) (plainResult, error) {
+	return plainRun(ctx, c, sh, concurrency, true)
 }
 
-func plainRun(ctx context.Context, cs kubernetes.Interface, sh shape, concurrency int, ssa bool) (plainResult, error) {
+func plainRun(ctx context.Context, c cluster, sh shape, concurrency int, ssa bool) (plainResult, error) {
+	cs := c.cs
 	ns := plainNamespace
 	if ssa {
 		ns = plainSSANamespace
 	}
 	opts := metav1.PatchOptions{FieldManager: "bench-plain", Force: new(true), FieldValidation: metav1.FieldValidationStrict}
-	o, err := observe(ctx, cs, ns)
+	o, err := observe(ctx, c.watch, ns)
 	if err != nil {
 		return plainResult{}, err
 	}

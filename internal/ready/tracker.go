@@ -147,6 +147,7 @@ func (e *TimeoutError) Unwrap() []error {
 // Many Waits may run at once on one Tracker. Stop it when done.
 type Tracker struct {
 	dyn      dynamic.Interface
+	proto    *protoSource // nil: every watch through dyn
 	disco    resourceLister
 	selector string
 	grace    time.Duration
@@ -207,7 +208,12 @@ func NewTracker(cfg *rest.Config, opts TrackerOptions) (*Tracker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ready: discovery client: %w", err)
 	}
-	return newTracker(dyn, dc, opts)
+	t, err := newTracker(dyn, dc, opts)
+	if err != nil {
+		return nil, err
+	}
+	t.proto = newProtoSource(cfg)
+	return t, nil
 }
 
 func newTracker(dyn dynamic.Interface, disco resourceLister, opts TrackerOptions) (*Tracker, error) {
@@ -272,8 +278,8 @@ func (t *Tracker) Track(refs ...ObjectRef) error {
 		if isCustom(r) {
 			t.byResource[r.GVR.GroupResource()] = append(t.byResource[r.GVR.GroupResource()], r)
 		}
-		for _, gvr := range watchesFor(r) {
-			t.ensureWatchLocked(gvr)
+		for _, rk := range watchesFor(r) {
+			t.ensureWatchLocked(rk)
 		}
 		added = append(added, r)
 	}

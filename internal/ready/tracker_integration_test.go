@@ -227,6 +227,21 @@ func TestTrackerOnSimCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(tr.Stop)
+	// Once every subtest is done: the built-in kinds were watched in
+	// protobuf, the CRDs and custom resources through the dynamic client.
+	t.Cleanup(func() {
+		for gvr, want := range map[schema.GroupVersionResource]bool{
+			gvrs["Pod"]: true, gvrs["Deployment"]: true, gvrs["StatefulSet"]: true, gvrs["Job"]: true, gvrs["Service"]: true,
+			{Group: "apps", Version: "v1", Resource: "replicasets"}:                true,
+			{Group: "discovery.k8s.io", Version: "v1", Resource: "endpointslices"}: true,
+			gvrs["CustomResourceDefinition"]:                                       false,
+		} {
+			watched, proto := ready.ProtobufWatch(tr, gvr)
+			if !watched || proto != want {
+				t.Errorf("watch on %s: watched %v, protobuf %v; want watched, protobuf %v", gvr.GroupResource(), watched, proto, want)
+			}
+		}
+	})
 	e := &simEnv{cfg: cfg, dyn: dyn, tracker: tr}
 
 	t.Run("Deployment ready-after 2s", func(t *testing.T) {

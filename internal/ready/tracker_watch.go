@@ -42,6 +42,7 @@ type watch struct {
 	informer cache.SharedIndexInformer
 	reg      cache.ResourceEventHandlerRegistration
 	cancel   context.CancelFunc
+	proto    bool // listed and watched in protobuf
 
 	mu  sync.Mutex
 	err error // the latest list/watch error
@@ -165,46 +166,76 @@ func workloadKind(group, kind string) bool {
 	return false
 }
 
+// resourceKind is a resource to watch and the kind of its objects.
+type resourceKind struct {
+	gvr  schema.GroupVersionResource
+	kind string
+}
+
+var (
+	podsKind           = resourceKind{podsGVR, "Pod"}
+	replicaSetsKind    = resourceKind{replicaSetsGVR, "ReplicaSet"}
+	endpointSlicesKind = resourceKind{endpointSlicesGVR, "EndpointSlice"}
+	crdsKind           = resourceKind{crdsGVR, "CustomResourceDefinition"}
+)
+
 // watchesFor returns the resources to watch to evaluate r.
-func watchesFor(r ObjectRef) []schema.GroupVersionResource {
-	out := []schema.GroupVersionResource{r.GVR}
+func watchesFor(r ObjectRef) []resourceKind {
+	out := []resourceKind{{r.GVR, r.Kind}}
 	switch {
 	case r.GVR.Group == "" && r.Kind == "Service":
-		out = append(out, endpointSlicesGVR)
+		out = append(out, endpointSlicesKind)
 	case r.GVR.Group == "apps" && r.Kind == "Deployment":
-		out = append(out, podsGVR, replicaSetsGVR)
+		out = append(out, podsKind, replicaSetsKind)
 	case workloadKind(r.GVR.Group, r.Kind):
-		out = append(out, podsGVR)
+		out = append(out, podsKind)
 	case isCustom(r):
-		out = append(out, crdsGVR)
+		out = append(out, crdsKind)
 	}
 	return out
 }
 
-// ensureWatchLocked starts a watch on gvr unless there is one. t.mu is held.
-func (t *Tracker) ensureWatchLocked(gvr schema.GroupVersionResource) {
-	if t.watches[gvr] == nil {
-		t.watches[gvr] = t.startWatchLocked(gvr)
+// ensureWatchLocked starts a watch on rk unless there is one. t.mu is held.
+func (t *Tracker) ensureWatchLocked(rk resourceKind) {
+	if t.watches[rk.gvr] == nil {
+		t.watches[rk.gvr] = t.startWatchLocked(rk.gvr, rk.kind)
 	}
 }
 
-// startWatchLocked starts a shared informer on gvr, filtered by the
-// tracker's selector (except for CRDs). Every event is dispatched to the
+// startWatchLocked starts a shared informer on gvr (objects of kind; ""
+// if not known), filtered by the tracker's selector (except for CRDs):
+// in protobuf for a built-in kind when the tracker has a protobuf source,
+// else through the dynamic client. Every event is dispatched to the
 // tracked objects it concerns. Once the initial list is delivered, every
 // tracked object is evaluated again, so that "not seen" is only ever
 // concluded from a synced cache. t.mu is held.
-func (t *Tracker) startWatchLocked(gvr schema.GroupVersionResource) *watch {
+func (t *Tracker) startWatchLocked(gvr schema.GroupVersionResource, kind string) *watch {
 	var tweak dynamicinformer.TweakListOptionsFunc
 	if sel := t.selector; sel != "" && gvr.GroupResource() != crdsGVR.GroupResource() {
 		tweak = func(o *metav1.ListOptions) { o.LabelSelector = sel }
 	}
-	inf := dynamicinformer.NewFilteredDynamicInformer(t.dyn, gvr, metav1.NamespaceAll, 0, cache.Indexers{
+	indexers := cache.Indexers{
 		controllerIndex: indexController,
 		serviceIndex:    indexService,
-	}, tweak).Informer()
-	w := &watch{gvr: gvr, informer: inf}
+	}
+	var (
+		inf       cache.SharedIndexInformer
+		transform cache.TransformFunc = slim
+		isProto   bool
+	)
+	if gvk, ok := protoKind(gvr, kind); ok && t.proto != nil {
+		// On error (a client that cannot be built), the dynamic client
+		// below reports the same problem as the watch's error.
+		if lw, example, tf, err := t.proto.listWatch(gvr, gvk, tweak); err == nil {
+			inf, transform, isProto = cache.NewSharedIndexInformer(lw, example, 0, indexers), tf, true
+		}
+	}
+	if inf == nil {
+		inf = dynamicinformer.NewFilteredDynamicInformer(t.dyn, gvr, metav1.NamespaceAll, 0, indexers, tweak).Informer()
+	}
+	w := &watch{gvr: gvr, informer: inf, proto: isProto}
 	// Neither can fail on an informer that has not started.
-	_ = inf.SetTransform(slim)
+	_ = inf.SetTransform(transform)
 	_ = inf.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) { w.setErr(err) })
 	on := func(obj any) { t.onEvent(gvr, obj) }
 	reg, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -401,7 +432,7 @@ func (t *Tracker) checkServed(name, stamp, group, plural string, versions []stri
 	for gvr, w := range t.watches {
 		if gvr.GroupResource() == gr && !w.synced() {
 			w.cancel()
-			t.watches[gvr] = t.startWatchLocked(gvr)
+			t.watches[gvr] = t.startWatchLocked(gvr, "")
 		}
 	}
 	t.mu.Unlock()

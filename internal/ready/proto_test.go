@@ -1,0 +1,186 @@
+package ready
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+)
+
+// The protobuf watches hand the rules what the dynamic client's JSON would
+// have: for objects with every field the rules read (times, quantities,
+// int-or-strings, optional booleans, nested statuses), the transform's
+// result equals the JSON decoding of the same object.
+func TestToUnstructuredMatchesJSON(t *testing.T) {
+	ts := metav1.NewTime(time.Date(2026, 11, 26, 8, 30, 0, 0, time.UTC))
+	meta := func(name string, gen int64) metav1.ObjectMeta {
+		return metav1.ObjectMeta{
+			Name: name, Namespace: "ns", UID: "u-" + "1", ResourceVersion: "42", Generation: gen,
+			CreationTimestamp: ts, Labels: map[string]string{"app": name, "controller-revision-hash": "abc"},
+			Annotations:     map[string]string{"deployment.kubernetes.io/revision": "3"},
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "rs", UID: "u2", Controller: ptr.To(true)}},
+			ManagedFields:   []metav1.ManagedFieldsEntry{{Manager: "testbed", Operation: metav1.ManagedFieldsOperationApply, Time: &ts}},
+		}
+	}
+	deleting := meta("p-deleting", 0)
+	deleting.DeletionTimestamp = &ts
+	cases := []struct {
+		gvk schema.GroupVersionKind
+		obj runtime.Object
+	}{
+		{corev1.SchemeGroupVersion.WithKind("Pod"), &corev1.Pod{
+			ObjectMeta: meta("p", 0),
+			Spec: corev1.PodSpec{
+				RestartPolicy: corev1.RestartPolicyOnFailure,
+				Containers: []corev1.Container{{Name: "c", Image: "i", Resources: corev1.ResourceRequirements{
+					Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("250m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
+				}, Ports: []corev1.ContainerPort{{ContainerPort: 8080}}}},
+				NodeName: "n",
+			},
+			Status: corev1.PodStatus{
+				Phase:     corev1.PodRunning,
+				StartTime: &ts,
+				Conditions: []corev1.PodCondition{
+					{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: "Unschedulable", Message: "0/1 nodes", LastTransitionTime: ts},
+					{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: ts},
+				},
+				InitContainerStatuses: []corev1.ContainerStatus{{Name: "init", State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 0, Reason: "Completed", StartedAt: ts, FinishedAt: ts}}}},
+				ContainerStatuses: []corev1.ContainerStatus{
+					{Name: "c", Ready: false, Started: ptr.To(false), RestartCount: 3,
+						State:                corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff", Message: "back-off 40s"}},
+						LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 1, Reason: "Error", FinishedAt: ts}}},
+				},
+			},
+		}},
+		{corev1.SchemeGroupVersion.WithKind("Pod"), &corev1.Pod{ObjectMeta: deleting, Status: corev1.PodStatus{Phase: corev1.PodSucceeded}}},
+		{appsv1.SchemeGroupVersion.WithKind("Deployment"), &appsv1.Deployment{
+			ObjectMeta: meta("d", 2),
+			Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](2), Paused: true, ProgressDeadlineSeconds: ptr.To[int32](600),
+				Strategy: appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType, RollingUpdate: &appsv1.RollingUpdateDeployment{MaxSurge: ptr.To(intstr.FromString("25%")), MaxUnavailable: ptr.To(intstr.FromInt32(0))}}},
+			Status: appsv1.DeploymentStatus{ObservedGeneration: 2, Replicas: 2, UpdatedReplicas: 2, ReadyReplicas: 1, AvailableReplicas: 1,
+				Conditions: []appsv1.DeploymentCondition{{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionTrue, Reason: "NewReplicaSetAvailable", LastUpdateTime: ts, LastTransitionTime: ts}}},
+		}},
+		{appsv1.SchemeGroupVersion.WithKind("StatefulSet"), &appsv1.StatefulSet{
+			ObjectMeta: meta("s", 1),
+			Spec: appsv1.StatefulSetSpec{Replicas: ptr.To[int32](1), VolumeClaimTemplates: []corev1.PersistentVolumeClaim{{
+				ObjectMeta: metav1.ObjectMeta{Name: "data"},
+				Spec:       corev1.PersistentVolumeClaimSpec{Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}}},
+			}}},
+			Status: appsv1.StatefulSetStatus{ObservedGeneration: 1, Replicas: 1, ReadyReplicas: 1, CurrentRevision: "s-1", UpdateRevision: "s-2", AvailableReplicas: 1},
+		}},
+		{batchv1.SchemeGroupVersion.WithKind("Job"), &batchv1.Job{
+			ObjectMeta: meta("j", 1),
+			Spec:       batchv1.JobSpec{Completions: ptr.To[int32](1), BackoffLimit: ptr.To[int32](6), ActiveDeadlineSeconds: ptr.To[int64](30), Suspend: ptr.To(false)},
+			Status: batchv1.JobStatus{StartTime: &ts, CompletionTime: &ts, Succeeded: 1, Ready: ptr.To[int32](0), Terminating: ptr.To[int32](0),
+				UncountedTerminatedPods: &batchv1.UncountedTerminatedPods{},
+				Conditions:              []batchv1.JobCondition{{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, LastProbeTime: ts, LastTransitionTime: ts}}},
+		}},
+		{corev1.SchemeGroupVersion.WithKind("Service"), &corev1.Service{
+			ObjectMeta: meta("svc", 0),
+			Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeNodePort, ClusterIP: "10.96.0.10", Selector: map[string]string{"app": "d"},
+				Ports: []corev1.ServicePort{{Name: "http", Port: 8080, TargetPort: intstr.FromString("http"), NodePort: 30080, Protocol: corev1.ProtocolTCP}}},
+		}},
+		{discoveryv1.SchemeGroupVersion.WithKind("EndpointSlice"), &discoveryv1.EndpointSlice{
+			ObjectMeta:  meta("svc-abcde", 0),
+			AddressType: discoveryv1.AddressTypeIPv4,
+			Endpoints: []discoveryv1.Endpoint{
+				{Addresses: []string{"10.244.0.5"}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true), Serving: ptr.To(true), Terminating: ptr.To(false)}},
+				{Addresses: []string{"10.244.0.6"}, Conditions: discoveryv1.EndpointConditions{}},
+			},
+			Ports: []discoveryv1.EndpointPort{{Name: ptr.To("http"), Port: ptr.To[int32](8080)}},
+		}},
+	}
+	for _, c := range cases {
+		name := c.gvk.Kind + " " + c.obj.(metav1.Object).GetName()
+		t.Run(name, func(t *testing.T) {
+			if _, ok := protoKind(c.gvk.GroupVersion().WithResource("x"), c.gvk.Kind); !ok {
+				t.Fatalf("protoKind: %s is not watched in protobuf", c.gvk)
+			}
+			// What the dynamic client would have cached: the JSON of the
+			// object, decoded, managed fields dropped.
+			data, err := json.Marshal(c.obj)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := &unstructured.Unstructured{}
+			if err := want.UnmarshalJSON(withKind(t, data, c.gvk)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := slim(want); err != nil {
+				t.Fatal(err)
+			}
+
+			got, err := toUnstructured(c.gvk)(c.obj.DeepCopyObject())
+			if err != nil {
+				t.Fatal(err)
+			}
+			u, ok := got.(*unstructured.Unstructured)
+			if !ok {
+				t.Fatalf("transform returned %T, want *unstructured.Unstructured", got)
+			}
+			if !reflect.DeepEqual(u.Object, want.Object) {
+				gj, _ := json.MarshalIndent(u.Object, "", " ")
+				wj, _ := json.MarshalIndent(want.Object, "", " ")
+				t.Fatalf("protobuf path and JSON path differ\nprotobuf: %s\njson:     %s", gj, wj)
+			}
+			// Idempotent: the cached object passed again is unchanged.
+			again, err := toUnstructured(c.gvk)(u)
+			if err != nil || !reflect.DeepEqual(again.(*unstructured.Unstructured).Object, want.Object) {
+				t.Fatalf("transform is not idempotent: %v", err)
+			}
+			// And the rules give the same verdict on both.
+			if g, w := Compute(u), Compute(want); g != w {
+				t.Fatalf("Compute differs: protobuf %v, json %v", g, w)
+			}
+		})
+	}
+}
+
+// withKind sets apiVersion and kind in a typed object's JSON (typed Go
+// objects built in code carry no TypeMeta; the API server's JSON does).
+func withKind(t *testing.T, data []byte, gvk schema.GroupVersionKind) []byte {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["apiVersion"], m["kind"] = gvk.GroupVersion().String(), gvk.Kind
+	out, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestProtoKind(t *testing.T) {
+	for _, c := range []struct {
+		gvr  schema.GroupVersionResource
+		kind string
+		want bool
+	}{
+		{podsGVR, "Pod", true},
+		{replicaSetsGVR, "ReplicaSet", true},
+		{endpointSlicesGVR, "EndpointSlice", true},
+		{schema.GroupVersionResource{Group: "batch", Version: "v1", Resource: "jobs"}, "Job", true},
+		{schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}, "", false},
+		{crdsGVR, "CustomResourceDefinition", false},
+		{schema.GroupVersionResource{Group: "example.com", Version: "v1", Resource: "widgets"}, "Widget", false},
+		{schema.GroupVersionResource{Group: "apps", Version: "v1beta9", Resource: "deployments"}, "Deployment", false},
+	} {
+		if _, got := protoKind(c.gvr, c.kind); got != c.want {
+			t.Errorf("protoKind(%v, %q) = %v, want %v", c.gvr, c.kind, got, c.want)
+		}
+	}
+}
