@@ -122,10 +122,14 @@ func newCluster(ctx context.Context, b *testing.B, s *stack.Stack) cluster {
 	if err != nil {
 		b.Fatalf("create sim cluster %s: %v", s.Metadata.Name, err)
 	}
+	// Once: a round calls it when it is done with the cluster and defers
+	// it against a b.Fatal. The options are made out here: b.Fatal inside
+	// a sync.OnceFunc would panic.
+	opts := options(b, nil)
 	down := sync.OnceFunc(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		if err := testbed.Down(ctx, s, options(b, nil)); err != nil {
+		if err := testbed.Down(ctx, s, opts); err != nil {
 			b.Errorf("testbed down %s: %v", s.Metadata.Name, err)
 		}
 	})

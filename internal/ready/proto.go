@@ -3,6 +3,7 @@ package ready
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"sync"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -14,6 +15,7 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/flowcontrol"
 )
 
 // protoSource lists and watches the built-in kinds in protobuf, decoded
@@ -31,11 +33,16 @@ type protoSource struct {
 	base *rest.Config
 
 	mu      sync.Mutex
+	http    *http.Client // shared by the clients: one connection, one rate limiter
 	clients map[schema.GroupVersion]rest.Interface
 }
 
 func newProtoSource(cfg *rest.Config) *protoSource {
-	return &protoSource{base: rest.CopyConfig(cfg), clients: map[schema.GroupVersion]rest.Interface{}}
+	base := rest.CopyConfig(cfg)
+	if base.RateLimiter == nil && base.QPS > 0 {
+		base.RateLimiter = flowcontrol.NewTokenBucketRateLimiter(base.QPS, base.Burst)
+	}
+	return &protoSource{base: base, clients: map[schema.GroupVersion]rest.Interface{}}
 }
 
 // protoKind returns the Go type's GroupVersionKind for gvr and kind, and
@@ -67,7 +74,14 @@ func (p *protoSource) client(gv schema.GroupVersion) (rest.Interface, error) {
 	cfg.ContentType = runtime.ContentTypeProtobuf
 	cfg.AcceptContentTypes = runtime.ContentTypeProtobuf + "," + runtime.ContentTypeJSON
 	cfg.NegotiatedSerializer = scheme.Codecs.WithoutConversion()
-	c, err := rest.RESTClientFor(cfg)
+	if p.http == nil {
+		hc, err := rest.HTTPClientFor(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("ready: HTTP client: %w", err)
+		}
+		p.http = hc
+	}
+	c, err := rest.RESTClientForConfigAndClient(cfg, p.http)
 	if err != nil {
 		return nil, fmt.Errorf("ready: client for %s: %w", gv, err)
 	}
@@ -123,7 +137,13 @@ func toUnstructured(gvk schema.GroupVersionKind) cache.TransformFunc {
 				return nil, fmt.Errorf("ready: convert %s: %w", gvk.Kind, err)
 			}
 			u := &unstructured.Unstructured{Object: m}
-			u.SetGroupVersionKind(gvk)
+			// The kind of the Go type the server's bytes decoded into,
+			// in the version watched.
+			if kinds, _, err := scheme.Scheme.ObjectKinds(o); err == nil && len(kinds) > 0 {
+				u.SetGroupVersionKind(gvk.GroupVersion().WithKind(kinds[0].Kind))
+			} else {
+				u.SetGroupVersionKind(gvk)
+			}
 			return u, nil
 		}
 		return obj, nil
