@@ -33,7 +33,7 @@ type protoSource struct {
 	base *rest.Config
 
 	mu      sync.Mutex
-	http    *http.Client // shared by the clients: one connection, one rate limiter
+	http    *http.Client // shared by the clients: one connection (base holds the one rate limiter)
 	clients map[schema.GroupVersion]rest.Interface
 }
 
