@@ -211,14 +211,7 @@ func TestProtobufEmptyListsSameVerdict(t *testing.T) {
 		Endpoints:   []discoveryv1.Endpoint{},
 		Ports:       []discoveryv1.EndpointPort{},
 	}
-	data, err := json.Marshal(slice)
-	if err != nil {
-		t.Fatal(err)
-	}
-	viaJSON := &unstructured.Unstructured{}
-	if err := viaJSON.UnmarshalJSON(withKind(t, data, gvk)); err != nil {
-		t.Fatal(err)
-	}
+	viaJSON := jsonOf(t, slice, gvk)
 	got, err := toUnstructured(gvk)(protoRoundTrip(t, slice, gvk))
 	if err != nil {
 		t.Fatal(err)
