@@ -33,19 +33,23 @@ import (
 // scan. Custom resources and CRDs have no protobuf encoding and stay on the
 // dynamic client.
 type protoSource struct {
-	base *rest.Config
+	base *rest.Config // with the one rate limiter all clients share
+	http *http.Client // shared by all clients: one connection
 
 	mu      sync.Mutex
-	http    *http.Client // shared by the clients: one connection (base holds the one rate limiter)
 	clients map[schema.GroupVersion]rest.Interface
 }
 
-func newProtoSource(cfg *rest.Config) *protoSource {
+func newProtoSource(cfg *rest.Config) (*protoSource, error) {
 	base := rest.CopyConfig(cfg)
 	if base.RateLimiter == nil && base.QPS > 0 {
 		base.RateLimiter = flowcontrol.NewTokenBucketRateLimiter(base.QPS, base.Burst)
 	}
-	return &protoSource{base: base, clients: map[schema.GroupVersion]rest.Interface{}}
+	hc, err := rest.HTTPClientFor(base)
+	if err != nil {
+		return nil, fmt.Errorf("ready: HTTP client: %w", err)
+	}
+	return &protoSource{base: base, http: hc, clients: map[schema.GroupVersion]rest.Interface{}}, nil
 }
 
 // protoKind returns the Go type's GroupVersionKind for gvr and kind, and
@@ -77,13 +81,6 @@ func (p *protoSource) client(gv schema.GroupVersion) (rest.Interface, error) {
 	cfg.ContentType = runtime.ContentTypeProtobuf
 	cfg.AcceptContentTypes = runtime.ContentTypeProtobuf + "," + runtime.ContentTypeJSON
 	cfg.NegotiatedSerializer = scheme.Codecs.WithoutConversion()
-	if p.http == nil {
-		hc, err := rest.HTTPClientFor(cfg)
-		if err != nil {
-			return nil, fmt.Errorf("ready: HTTP client: %w", err)
-		}
-		p.http = hc
-	}
 	c, err := rest.RESTClientForConfigAndClient(cfg, p.http)
 	if err != nil {
 		return nil, fmt.Errorf("ready: client for %s: %w", gv, err)
@@ -122,11 +119,10 @@ func (p *protoSource) listWatch(gvr schema.GroupVersionResource, gvk schema.Grou
 }
 
 // toUnstructured returns the transform of a typed informer: managed fields
-// and what else no rule reads dropped (see dropUnread), then the object as
-// the rules read it, with
-// its apiVersion and kind (decoded typed objects carry neither). It is
-// idempotent, as a transform must be: an unstructured object is slimmed and
-// returned.
+// and whatever else no rule reads dropped (see dropUnread), then the object
+// as the rules read it, with its apiVersion and kind (decoded typed objects
+// carry neither). It is idempotent, as a transform must be: an unstructured
+// object is slimmed and returned.
 func toUnstructured(gvk schema.GroupVersionKind) cache.TransformFunc {
 	return func(obj any) (any, error) {
 		switch o := obj.(type) {

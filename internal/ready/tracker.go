@@ -208,11 +208,15 @@ func NewTracker(cfg *rest.Config, opts TrackerOptions) (*Tracker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ready: discovery client: %w", err)
 	}
+	proto, err := newProtoSource(cfg)
+	if err != nil {
+		return nil, err
+	}
 	t, err := newTracker(dyn, dc, opts)
 	if err != nil {
 		return nil, err
 	}
-	t.proto = newProtoSource(cfg)
+	t.proto = proto
 	return t, nil
 }
 
