@@ -138,7 +138,9 @@ func (e *TimeoutError) Unwrap() []error {
 // arrives: an event on the object itself, on one of its pods (or, for a
 // Deployment, its ReplicaSets), on its Service's EndpointSlices, or on its
 // CRD. Watches are shared informers, one per resource, started when the
-// first object of that resource is tracked and filtered by the Selector.
+// first object of that resource is tracked and filtered by the Selector
+// (none for objects of kinds without a rule that the caller applied: see
+// [Tracker.Applied]).
 // There is no polling loop; the only timers are the Unschedulable grace
 // period (where the clock itself changes the answer) and the short wait
 // between a CRD being Established and discovery serving it (which cannot be
@@ -164,6 +166,7 @@ type Tracker struct {
 	watches    map[schema.GroupVersionResource]*watch
 	tracked    map[ObjectRef]*entry
 	minGen     map[ObjectRef]int64                  // generations the caches must reach (see ExpectGeneration)
+	applied    map[ObjectRef]bool                   // written by the caller, of a kind without a rule (see Applied)
 	byObject   map[objectKey][]ObjectRef            // the object's own events
 	byKind     map[kindKey][]ObjectRef              // owner references, Services of EndpointSlices
 	byResource map[schema.GroupResource][]ObjectRef // custom resources, for events on their CRD
@@ -240,6 +243,7 @@ func newTracker(dyn dynamic.Interface, disco resourceLister, opts TrackerOptions
 		watches:    map[schema.GroupVersionResource]*watch{},
 		tracked:    map[ObjectRef]*entry{},
 		minGen:     map[ObjectRef]int64{},
+		applied:    map[ObjectRef]bool{},
 		byObject:   map[objectKey][]ObjectRef{},
 		byKind:     map[kindKey][]ObjectRef{},
 		byResource: map[schema.GroupResource][]ObjectRef{},
@@ -282,8 +286,10 @@ func (t *Tracker) Track(refs ...ObjectRef) error {
 		if isCustom(r) {
 			t.byResource[r.GVR.GroupResource()] = append(t.byResource[r.GVR.GroupResource()], r)
 		}
-		for _, rk := range watchesFor(r) {
-			t.ensureWatchLocked(rk)
+		if !t.applied[r] {
+			for _, rk := range watchesFor(r) {
+				t.ensureWatchLocked(rk)
+			}
 		}
 		added = append(added, r)
 	}
@@ -292,6 +298,36 @@ func (t *Tracker) Track(refs ...ObjectRef) error {
 		t.queue.Add(r)
 	}
 	return nil
+}
+
+// Applied tells the tracker that ref was just written, as the API server's
+// answer to the write shows: the object exists, at metadata.generation gen.
+// An object of a built-in kind without a readiness rule (ConfigMap, Secret,
+// ServiceAccount, RBAC, …) is then ready on that answer alone: no watch is
+// started for it, so that its contents (a Secret's values, a large
+// ConfigMap) never reach the tracker, and the API server serves one watch
+// less per such kind. For any other kind Applied is [Tracker.ExpectGeneration].
+// Objects the caller did not write (Track alone) are watched whatever their
+// kind: only a watch can say they exist.
+func (t *Tracker) Applied(ref ObjectRef, gen int64) {
+	if readyOnApply(ref) {
+		t.mu.Lock()
+		t.applied[ref] = true
+		t.mu.Unlock()
+		t.queue.Add(ref)
+		return
+	}
+	t.ExpectGeneration(ref, gen)
+}
+
+// readyOnApply reports whether ref's kind is a built-in one without a
+// readiness rule: ready once it exists.
+func readyOnApply(ref ObjectRef) bool {
+	if !builtinGroups[ref.GVR.Group] || ref.Kind == "" {
+		return false
+	}
+	_, ok := rules[schema.GroupKind{Group: ref.GVR.Group, Kind: ref.Kind}]
+	return !ok
 }
 
 // ExpectGeneration tells the tracker that ref was just written with

@@ -23,10 +23,13 @@ func (t *Tracker) evaluate(ref ObjectRef) (Result, time.Time) {
 	t.mu.Lock()
 	w := t.watches[ref.GVR]
 	crdW, podW, rsW, sliceW := t.watches[crdsGVR], t.watches[podsGVR], t.watches[replicaSetsGVR], t.watches[endpointSlicesGVR]
-	minGen := t.minGen[ref]
+	minGen, applied := t.minGen[ref], t.applied[ref]
 	t.mu.Unlock()
 
 	var none time.Time
+	if applied {
+		return ready("applied (%s has no readiness rule: ready on apply)", ref.Kind), none
+	}
 	obj, ok := w.get(ref.Namespace, ref.Name)
 	if !ok {
 		switch {

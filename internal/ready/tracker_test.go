@@ -226,13 +226,16 @@ func fakeTracker(t *testing.T, disco resourceLister, opts TrackerOptions, objs .
 		ros = append(ros, o)
 	}
 	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
-		podsGVR:           "PodList",
-		replicaSetsGVR:    "ReplicaSetList",
-		endpointSlicesGVR: "EndpointSliceList",
-		crdsGVR:           "CustomResourceDefinitionList",
-		deploymentsGVR:    "DeploymentList",
-		servicesGVR:       "ServiceList",
-		widgetsGVR:        "WidgetList",
+		podsGVR:                                 "PodList",
+		replicaSetsGVR:                          "ReplicaSetList",
+		endpointSlicesGVR:                       "EndpointSliceList",
+		crdsGVR:                                 "CustomResourceDefinitionList",
+		deploymentsGVR:                          "DeploymentList",
+		servicesGVR:                             "ServiceList",
+		widgetsGVR:                              "WidgetList",
+		{Version: "v1", Resource: "configmaps"}: "ConfigMapList",
+		{Version: "v1", Resource: "secrets"}:    "SecretList",
+		{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "roles"}: "RoleList",
 	}, ros...)
 	if disco == nil {
 		disco = &fakeDiscovery{}
@@ -557,4 +560,60 @@ status: {observedGeneration: 1, replicas: 1, updatedReplicas: 1, readyReplicas: 
 	if err := waitFor(tr, 5*time.Second, web); err != nil {
 		t.Fatalf("generation 2 observed: %v", err)
 	}
+}
+
+// An object the caller applied whose kind has no readiness rule is ready on
+// the apply alone, with no watch on its resource; the same kind merely
+// tracked is watched, and not ready until seen. Kinds with a rule are
+// watched whether applied or not.
+func TestTrackerAppliedWithoutRule(t *testing.T) {
+	configMapsGVR := schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
+	secretsGVR := schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
+	rolesGVR := schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "roles"}
+	tr, _ := fakeTracker(t, nil, TrackerOptions{})
+	cfg := ObjectRef{GVR: configMapsGVR, Kind: "ConfigMap", Namespace: "ns", Name: "cfg"}
+	secret := ObjectRef{GVR: secretsGVR, Kind: "Secret", Namespace: "ns", Name: "creds"}
+	role := ObjectRef{GVR: rolesGVR, Kind: "Role", Namespace: "ns", Name: "reader"}
+	web := ObjectRef{GVR: deploymentsGVR, Kind: "Deployment", Namespace: "ns", Name: "web"}
+	for _, r := range []ObjectRef{cfg, secret, role} {
+		tr.Applied(r, 0)
+	}
+	tr.Applied(web, 1)
+	// None of them is in the (fake) cluster: only the apply vouches for them.
+	if err := waitFor(tr, 5*time.Second, cfg, secret, role); err != nil {
+		t.Fatalf("applied objects without a rule: %v", err)
+	}
+	check(t, tr.Status(secret), Ready, "applied (Secret has no readiness rule: ready on apply)")
+	err := waitFor(tr, 300*time.Millisecond, web)
+	var te *TimeoutError
+	if !errors.As(err, &te) {
+		t.Fatalf("applied Deployment nobody has seen: Wait = %v, want a timeout", err)
+	}
+	tr.mu.Lock()
+	for _, gvr := range []schema.GroupVersionResource{configMapsGVR, secretsGVR, rolesGVR} {
+		if tr.watches[gvr] != nil {
+			t.Errorf("%s is watched; want no watch for applied objects without a rule", gvr.GroupResource())
+		}
+	}
+	if tr.watches[deploymentsGVR] == nil {
+		t.Error("deployments.apps is not watched; want a watch for a kind with a rule, applied or not")
+	}
+	tr.mu.Unlock()
+
+	// Tracked without being applied (as `testbed status` does): watched,
+	// and not ready while nobody has seen it.
+	stray := ObjectRef{GVR: configMapsGVR, Kind: "ConfigMap", Namespace: "ns", Name: "stray"}
+	err = waitFor(tr, 300*time.Millisecond, stray)
+	if !errors.As(err, &te) || !strings.Contains(err.Error(), "ConfigMap ns/stray: ") {
+		t.Fatalf("tracked, never applied ConfigMap: Wait = %v, want a timeout naming it", err)
+	}
+	tr.mu.Lock()
+	watched := tr.watches[configMapsGVR] != nil
+	tr.mu.Unlock()
+	if !watched {
+		t.Error("configmaps is not watched for a ConfigMap only tracked")
+	}
+	// The applied ConfigMap stays ready with a watch on its resource now
+	// running (it is not in the fake cluster).
+	check(t, tr.Status(cfg), Ready, "applied (ConfigMap has no readiness rule")
 }

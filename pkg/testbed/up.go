@@ -307,7 +307,7 @@ func (r *run) applyComponent(ctx context.Context, c *stack.Component) error {
 				return fmt.Errorf("%s: %w", source, err)
 			}
 			refs[i] = ready.ObjectRef{GVR: m.Resource, Kind: out.GetKind(), Namespace: out.GetNamespace(), Name: out.GetName()}
-			r.track.ExpectGeneration(refs[i], out.GetGeneration())
+			r.track.Applied(refs[i], out.GetGeneration())
 			return nil
 		})
 	}
