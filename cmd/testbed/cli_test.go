@@ -100,6 +100,9 @@ func TestCLIBadInput(t *testing.T) {
 		{"zero nodes", []string{"cluster", "create", "--nodes", "0"}, 2, "--nodes must be between 1 and 1000"},
 		{"unknown flag", []string{"cluster", "create", "--nmae", "x"}, 2, "unknown flag: --nmae"},
 		{"stray argument", []string{"cluster", "list", "extra"}, 2, "takes no arguments"},
+		{"unknown command", []string{"statsu"}, 2, `unknown command "statsu" for "testbed"; did you mean "status"?`},
+		{"unknown subcommand", []string{"cluster", "bogus"}, 2, `unknown command "bogus" for "testbed cluster"`},
+		{"unknown assets subcommand", []string{"assets", "verfy"}, 2, `unknown command "verfy" for "testbed assets"; did you mean "verify"?`},
 		{"bin dir without binaries", []string{"--bin-dir", "/nonexistent", "cluster", "create"}, 2, "sim asset kube-apiserver (/nonexistent/kube-apiserver): missing"},
 	}
 	for _, tc := range cases {
@@ -202,3 +205,19 @@ func alive(pid int) bool {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// A command of subcommands run alone prints its help and succeeds;
+// --version names the build.
+func TestCLIHelpAndVersion(t *testing.T) {
+	state := t.TempDir()
+	for _, args := range [][]string{{}, {"cluster"}, {"assets"}} {
+		r := run(t, state, args...)
+		if r.code != 0 || !strings.Contains(r.stdout, "Usage:") {
+			t.Errorf("testbed %v: exit %d, stdout %q; want 0 and the help", args, r.code, r.stdout)
+		}
+	}
+	r := run(t, state, "--version")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "testbed version ") {
+		t.Errorf("--version: exit %d, stdout %q; want 0 and \"testbed version …\"", r.code, r.stdout)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -139,6 +140,8 @@ Exit codes: 0 ready, 1 a component failed or timed out, 2 invalid input,
 			g.start = time.Now()
 		},
 	}
+	parent(root)
+	root.Version = version()
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &usageError{fmt.Errorf("%w (see `%s --help`)", err, c.CommandPath())}
 	})
@@ -158,6 +161,49 @@ func (g *globals) progress(format string, args ...any) {
 		return
 	}
 	fmt.Fprintf(g.stderr, "%s %s\n", time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), msg)
+}
+
+// parent makes cmd, a command of subcommands, print its help when run
+// alone and reject anything else as invalid input (cobra would otherwise
+// print the help and succeed, or fail as if the infrastructure had).
+func parent(cmd *cobra.Command) {
+	cmd.SuggestionsMinimumDistance = 2
+	cmd.Args = func(c *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return nil
+		}
+		hint := ""
+		if s := c.SuggestionsFor(args[0]); len(s) > 0 {
+			hint = fmt.Sprintf("; did you mean %q?", s[0])
+		}
+		return &usageError{fmt.Errorf("unknown command %q for %q%s (see `%s --help`)", args[0], c.CommandPath(), hint, c.CommandPath())}
+	}
+	cmd.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
+}
+
+// version is the module version and VCS revision the binary was built
+// from, as the Go toolchain recorded them.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := bi.Main.Version
+	var rev, modified string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				modified = "+dirty"
+			}
+		}
+	}
+	if rev != "" {
+		v += " (" + rev[:min(12, len(rev))] + modified + ")"
+	}
+	return v
 }
 
 func noArgs(cmd *cobra.Command, args []string) error {

@@ -25,6 +25,7 @@ and kubectl (Kubernetes ` + assets.KubernetesVersion + `), etcd ` + assets.EtcdV
 They are compiled once from the Go module proxy at those pinned versions into
 --assets-dir, which takes about 10 minutes on 2 cores; later runs reuse them.`,
 	}
+	parent(cmd)
 	var force bool
 	build := &cobra.Command{
 		Use:   "build",
@@ -138,10 +139,12 @@ func newClusterCmd(g *globals) *cobra.Command {
 local processes bound to 127.0.0.1 on free ports. The processes outlive the
 command; 'testbed cluster delete' stops them and removes every file.
 
-  testbed cluster create --name demo          # prints the kubeconfig path
-  kubectl --kubeconfig "$(testbed cluster create --name demo)" get nodes
+  kubeconfig="$(testbed cluster create --name demo)"   # prints the kubeconfig path
+  kubectl --kubeconfig "$kubeconfig" get nodes
+  testbed cluster list
   testbed cluster delete --name demo`,
 	}
+	parent(cmd)
 	var name string
 	var nodes int
 	create := &cobra.Command{

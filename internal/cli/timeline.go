@@ -48,7 +48,7 @@ missing or not a testbed report, 3 the SVG could not be written.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&in, "input", "i", "", "the JSON report to draw (written by `testbed up --report`)")
+	cmd.Flags().StringVarP(&in, "input", "i", "", "the JSON report to draw (written by 'testbed up --report')")
 	cmd.Flags().StringVarP(&out, "output", "o", "", "write the SVG here (default: stdout)")
 	return cmd
 }

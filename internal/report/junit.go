@@ -56,7 +56,8 @@ const RunCaseName = "(testbed up)"
 // timed from apply to ready (or to the end of the run). A failed or timed
 // out component gets a <failure> whose message is its reason; a pending or
 // skipped one gets <skipped>. If the run was not ready and no component
-// failed, a test case named RunCaseName fails with the run's result.
+// failed, a test case named RunCaseName fails with the run's result and
+// reason.
 // Everything is escaped; characters XML cannot hold become U+FFFD.
 func WriteJUnit(w io.Writer, r *Report) error {
 	if r == nil {
@@ -98,7 +99,7 @@ func WriteJUnit(w io.Writer, r *Report) error {
 	if r.Result != ResultReady && suite.Failures == 0 {
 		suite.Cases = append(suite.Cases, junitCase{
 			Classname: r.Stack, Name: RunCaseName, Time: seconds(r.Seconds),
-			Failure: &junitFailure{Message: "run " + string(r.Result), Type: string(r.Result)},
+			Failure: runFailure(r),
 		})
 		suite.Failures++
 	}
@@ -116,6 +117,17 @@ func WriteJUnit(w io.Writer, r *Report) error {
 		return fmt.Errorf("report: writing JUnit: %w", err)
 	}
 	return nil
+}
+
+// runFailure is the failure of the RunCaseName test case: the run's result
+// and, when the report has one, its reason (as message and text: CI shows
+// one or the other).
+func runFailure(r *Report) *junitFailure {
+	msg := "run " + string(r.Result)
+	if r.Reason != "" {
+		msg += ": " + r.Reason
+	}
+	return &junitFailure{Message: msg, Type: string(r.Result), Text: msg}
 }
 
 // seconds formats a duration in seconds for JUnit's time attributes.

@@ -127,7 +127,16 @@ func TestWriteJUnitRunFailure(t *testing.T) {
 			t.Errorf("%s: %+v", result, s)
 		}
 	}
-	r := &report.Report{Stack: "s", Result: report.ResultReady, StartedAt: start, Seconds: 2,
+	// The run's reason, when the report has one, is the failure's message
+	// and text: CI shows one or the other.
+	r := &report.Report{Stack: "s", Result: report.ResultFailed, StartedAt: start, Seconds: 2,
+		Reason: "sim cluster s: kube-apiserver exited: status 1"}
+	s, _ := parseJUnit(t, r)
+	want := "run failed: sim cluster s: kube-apiserver exited: status 1"
+	if len(s.Cases) != 1 || s.Cases[0].Failure == nil || s.Cases[0].Failure.Message != want || s.Cases[0].Failure.Text != want {
+		t.Errorf("run failure with a reason: %+v; want message and text %q", s, want)
+	}
+	r = &report.Report{Stack: "s", Result: report.ResultReady, StartedAt: start, Seconds: 2,
 		Components: []report.Component{{Name: "a", Status: report.StatusReady, AppliedAt: f(0), ReadyAt: f(2)}}}
 	if s, _ := parseJUnit(t, r); s.Tests != 1 || s.Failures != 0 || s.Skipped != 0 {
 		t.Errorf("ready run: %+v", s)
