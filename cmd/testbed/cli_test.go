@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -219,5 +220,56 @@ func TestCLIHelpAndVersion(t *testing.T) {
 	r := run(t, state, "--version")
 	if r.code != 0 || !strings.HasPrefix(r.stdout, "testbed version ") {
 		t.Errorf("--version: exit %d, stdout %q; want 0 and \"testbed version …\"", r.code, r.stdout)
+	}
+}
+
+// The kubeconfig provider with no kubeconfig, or with an API server that
+// does not answer, is an infrastructure failure (exit 3) that says so in
+// testbed's words, without the Kubernetes client's own log lines.
+func TestKubeconfigProviderUnreachable(t *testing.T) {
+	state, dir := t.TempDir(), t.TempDir()
+	kc := filepath.Join(dir, "kubeconfig")
+	write := func(path, text string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Port 1 on the loopback: nothing listens there.
+	write(kc, `apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {token: x}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+`)
+	write(filepath.Join(dir, "cm.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}\n")
+	stackFile := filepath.Join(dir, "testbed.yaml")
+	write(stackFile, "apiVersion: testbed.dev/v1alpha1\nkind: Stack\nmetadata: {name: unreachable}\nspec:\n  components:\n    - name: a\n      manifests: [cm.yaml]\n")
+	clientLog := regexp.MustCompile(`(?m)^[EIWF]\d{4} |UnhandledError|memcache\.go`)
+
+	t.Setenv("KUBECONFIG", kc)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"up", "-f", stackFile, "--provider", "kubeconfig"}, `connect: connection refused`},
+		{[]string{"status", "-f", stackFile, "--provider", "kubeconfig"}, `testbed: kubeconfig provider: API server https://127.0.0.1:1 unreachable: `},
+	} {
+		r := run(t, state, tc.args...)
+		if r.code != 3 || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit 3 and %q", tc.args, r.code, r.stderr, tc.want)
+		}
+		if m := clientLog.FindString(r.stderr); m != "" {
+			t.Errorf("%v: the client's own log lines reach stderr (%q):\n%s", tc.args, m, r.stderr)
+		}
+	}
+
+	missing := filepath.Join(dir, "nope", "kubeconfig")
+	t.Setenv("KUBECONFIG", missing)
+	r := run(t, state, "status", "-f", stackFile, "--provider", "kubeconfig")
+	want := "testbed: kubeconfig provider: no kubeconfig found (looked for " + missing + "): set spec.cluster.kubeconfig.path in the stack file, or KUBECONFIG"
+	if r.code != 3 || !strings.Contains(r.stderr, want) {
+		t.Errorf("missing kubeconfig: exit %d, stderr %q; want exit 3 and %q", r.code, r.stderr, want)
 	}
 }

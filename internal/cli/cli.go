@@ -8,7 +8,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/go-logr/logr"
 	"io"
+	"k8s.io/klog/v2"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -44,6 +46,12 @@ func infra(err error) error   { return &exitError{ExitInfra, err} }
 // Main runs the testbed command line with args (without the program name)
 // and returns the process exit code.
 func Main(args []string, stdout, stderr io.Writer) int {
+	// client-go logs through klog to stderr (a discovery error, a watch
+	// dropped): testbed reports what matters in its own words, so those
+	// lines only clutter the progress unless asked for.
+	if os.Getenv("TESTBED_CLIENT_LOGS") == "" {
+		klog.SetLogger(logr.Discard())
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	g := &globals{stdout: stdout, stderr: stderr}
@@ -131,6 +139,7 @@ Environment:
   TESTBED_BIN_DIR     use control-plane binaries you already have (kube-apiserver,
                       kube-controller-manager, kube-scheduler, kubectl, etcd, kwok)
   TESTBED_STATE_DIR   running clusters: pids, logs, kubeconfig (default ` + defaultStateDir() + `)
+  TESTBED_CLIENT_LOGS set to anything: show the Kubernetes client's own log lines
 
 Exit codes: 0 ready, 1 a component failed or timed out, 2 invalid input,
 3 infrastructure failure, 130 interrupted.`,

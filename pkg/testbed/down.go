@@ -89,6 +89,9 @@ func Status(ctx context.Context, s *stack.Stack, opts Options) ([]ComponentStatu
 		if cfg, _, err = kubeconfigREST(s); err != nil {
 			return nil, err
 		}
+		if err := reachable(ctx, cfg); err != nil {
+			return nil, err
+		}
 	default:
 		p, err := simProvider(ctx, opts, false, func(Event) {})
 		if err != nil {

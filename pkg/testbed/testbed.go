@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -200,6 +201,10 @@ func kubeconfigREST(s *stack.Stack) (*rest.Config, string, error) {
 	overrides := &clientcmd.ConfigOverrides{CurrentContext: s.Spec.Cluster.Kubeconfig.Context}
 	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides)
 	cfg, err := cc.ClientConfig()
+	if clientcmd.IsEmptyConfig(err) {
+		// client-go's own message suggests KUBERNETES_MASTER, long gone.
+		return nil, "", &Error{Kind: KindInfra, Err: fmt.Errorf("kubeconfig provider: no kubeconfig found (looked for %s): set spec.cluster.kubeconfig.path in the stack file, or KUBECONFIG", strings.Join(rules.GetLoadingPrecedence(), ", "))}
+	}
 	if err != nil {
 		return nil, "", &Error{Kind: KindInfra, Err: fmt.Errorf("kubeconfig provider: %w", err)}
 	}
@@ -209,6 +214,22 @@ func kubeconfigREST(s *stack.Stack) (*rest.Config, string, error) {
 		}
 	}
 	return cfg, path, nil
+}
+
+// reachable checks that the API server behind cfg answers, so that an
+// unreachable cluster is an infrastructure failure rather than a reason
+// repeated for every object.
+func reachable(ctx context.Context, cfg *rest.Config) error {
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return &Error{Kind: KindInfra, Err: fmt.Errorf("kubeconfig provider: %w", err)}
+	}
+	rctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := dc.RESTClient().Get().AbsPath("/version").Do(rctx).Error(); err != nil {
+		return &Error{Kind: KindInfra, Err: fmt.Errorf("kubeconfig provider: API server %s unreachable: %w", cfg.Host, err)}
+	}
+	return nil
 }
 
 // imageRef is the reference ${image:NAME} resolves to: the pre-built ref,
