@@ -472,6 +472,36 @@ spec:
 			want: []string{`stack.yaml:7: components[0] "app": nothing to do: give the component manifests or a run step`},
 		},
 		{
+			name: "manifests without an object",
+			stack: head + `  components:
+    - name: app
+      manifests: [empty.yaml, comments.yaml]
+`,
+			files: map[string]string{"empty.yaml": "", "comments.yaml": "# nothing yet\n---\n---\n"},
+			want:  []string{`stack.yaml:8: components[0] "app": nothing to do: its manifests (empty.yaml, comments.yaml) hold no objects`},
+		},
+		{
+			name: "an object in two components",
+			stack: head + `  components:
+    - name: app
+      manifests: [ok.yaml]
+    - name: other
+      manifests: [again.yaml]
+`,
+			files: map[string]string{"again.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n---\n" + okManifest},
+			want:  []string{`again.yaml:5: components[1] "other": ConfigMap ok is also declared at ok.yaml:1 (component app): an object belongs to one component, declared once`},
+		},
+		{
+			name: "an object twice in one component, in another API version, its namespace written once",
+			stack: head + `  namespace: apps
+  components:
+    - name: app
+      manifests: [a.yaml]
+`,
+			files: map[string]string{"a.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n---\napiVersion: apps/v1beta2\nkind: Deployment\nmetadata: {name: web, namespace: apps}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: other}\n"},
+			want:  []string{`a.yaml:5: components[0] "app": Deployment apps/web is also declared at a.yaml:1: an object belongs to one component, declared once`},
+		},
+		{
 			name: "component with manifests and run",
 			stack: head + `  components:
     - name: app

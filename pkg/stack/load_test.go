@@ -157,9 +157,11 @@ func TestParseAccepts(t *testing.T) {
     - &base {name: a, manifests: [ok.yaml], sim: {readyAfter: 3s}}
     - <<: *base
       name: b
+      manifests: [b.yaml]
 `,
+			files: map[string]string{"b.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n"},
 			check: func(t *testing.T, s *Stack) {
-				if got := s.Spec.Components[1]; got.Name != "b" || got.Sim.ReadyAfter != 3*time.Second {
+				if got := s.Spec.Components[1]; got.Name != "b" || got.Sim.ReadyAfter != 3*time.Second || got.Manifests[0] != filepath.Join(s.Dir, "b.yaml") {
 					t.Errorf("merged component = %+v", got)
 				}
 			},

@@ -100,17 +100,81 @@ func (s *Stack) readManifests(vars *Vars) ([]ComponentManifests, ErrorList) {
 				}
 			}
 		}
+		kustomize, failed := false, false
 		for _, f := range cm.Files {
 			if f.Kustomize {
+				kustomize = true
 				continue
 			}
 			docs, ferrs := readDocuments(f, obj, value, vars != nil)
 			cm.Documents = append(cm.Documents, docs...)
 			errs = append(errs, ferrs...)
+			failed = failed || len(ferrs) > 0
+		}
+		if len(cm.Files) > 0 && len(cm.Documents) == 0 && !kustomize && !failed {
+			names := make([]string, len(cm.Files))
+			for k, f := range cm.Files {
+				names[k] = f.Name
+			}
+			errs.add(s.File, s.line(componentPath(i)+".manifests"), obj, "nothing to do: its manifests (%s) hold no objects", strings.Join(names, ", "))
 		}
 		out[i] = cm
 	}
+	errs = append(errs, s.duplicateObjects(out)...)
 	return out, errs
+}
+
+// duplicateObjects reports every object that more than one document
+// declares (the same API group, kind, namespace and name; no namespace
+// means the stack's), in one component or two: each object belongs to one
+// component, whose readiness it is part of, and two applies of it would
+// fight over its fields.
+func (s *Stack) duplicateObjects(cms []ComponentManifests) ErrorList {
+	type where struct {
+		component string
+		doc       *Document
+	}
+	var errs ErrorList
+	first := map[string]where{}
+	for i, cm := range cms {
+		for j := range cm.Documents {
+			d := &cm.Documents[j]
+			apiVersion, _ := d.Object["apiVersion"].(string)
+			kind, _ := d.Object["kind"].(string)
+			meta, _ := d.Object["metadata"].(map[string]any)
+			name, _ := meta["name"].(string)
+			written, _ := meta["namespace"].(string)
+			ns := written
+			if ns == "" {
+				ns = s.Spec.Namespace
+			}
+			group, _, _ := strings.Cut(apiVersion, "/")
+			if !strings.Contains(apiVersion, "/") {
+				group = ""
+			}
+			key := strings.Join([]string{group, kind, ns, name}, "\x00")
+			w, dup := first[key]
+			if !dup {
+				first[key] = where{cm.Component, d}
+				continue
+			}
+			also := fmt.Sprintf("%s:%d", w.doc.File, w.doc.Line)
+			if w.component != cm.Component {
+				also += fmt.Sprintf(" (component %s)", w.component)
+			}
+			errs.add(d.File, d.Line, s.componentLabel(i), "%s %s is also declared at %s: an object belongs to one component, declared once", kind, describeName(written, name), also)
+		}
+	}
+	return errs
+}
+
+// describeName is "namespace/name", or the name alone when the manifest
+// gives no namespace.
+func describeName(ns, name string) string {
+	if ns == "" {
+		return name
+	}
+	return ns + "/" + name
 }
 
 // resolveManifest expands one manifests entry (an absolute path: a file,
