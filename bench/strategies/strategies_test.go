@@ -154,19 +154,22 @@ kind: Stack
 metadata: {name: chain}
 spec:
   components:
-    - {name: a, manifests: [m.yaml], sim: {readyAfter: 10s}}
-    - {name: b, manifests: [m.yaml], dependsOn: [a], sim: {readyAfter: 35s}}
-    - {name: x, manifests: [m.yaml]}
-    - {name: c, manifests: [m.yaml], dependsOn: [x], sim: {readyAfter: 5s, requires: [b]}}
-    - {name: d, manifests: [m.yaml], sim: {readyAfter: 2s}}
+    - {name: a, manifests: [a.yaml], sim: {readyAfter: 10s}}
+    - {name: b, manifests: [b.yaml], dependsOn: [a], sim: {readyAfter: 35s}}
+    - {name: x, manifests: [x.yaml]}
+    - {name: c, manifests: [c.yaml], dependsOn: [x], sim: {readyAfter: 5s, requires: [b]}}
+    - {name: d, manifests: [d.yaml], sim: {readyAfter: 2s}}
     - {name: step, dependsOn: [c], run: {command: [true]}}
 `
 
 func parseStack(t *testing.T, text string) *stack.Stack {
 	t.Helper()
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "m.yaml"), nil, 0o644); err != nil {
-		t.Fatal(err)
+	for _, c := range []string{"a", "b", "x", "c", "d"} {
+		m := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: " + c + "}\n"
+		if err := os.WriteFile(filepath.Join(dir, c+".yaml"), []byte(m), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	s, err := stack.Parse(filepath.Join(dir, "testbed.yaml"), []byte(text), dir)
 	if err != nil {

@@ -276,21 +276,27 @@ func newPlanCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "plan",
 		Short: "Validate a stack; print its graph, lower bound and critical path",
-		Long: `plan validates the stack in -f (every problem, with file:line) and prints its
-components in dependency order with their edges and sim timings, then the
-sim lower bound: the longest path through dependsOn, requires and readyAfter,
-which no bring-up can beat.`,
+		Long: `plan validates the stack in -f (every problem, with file:line) as up would,
+without starting anything, and prints its components in dependency order with
+their edges and sim timings, then the sim lower bound: the longest path
+through dependsOn, requires and readyAfter, which no bring-up can beat.
+
+  testbed plan -f examples/hello/testbed.yaml
+  testbed plan -f stack.yaml --provider kubeconfig
+
+Exit codes: 0 valid, 2 invalid (every problem printed).`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := f.load()
 			if err != nil {
 				return err
 			}
-			if _, err := s.Manifests(nil); err != nil {
-				return invalid(err)
+			provider, err := testbed.Check(s, g.options(&f))
+			if err != nil {
+				return exitFor(err)
 			}
 			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintf(g.stdout, "stack %s (namespace %s, provider %s, timeout %s)\n\n", s.Metadata.Name, s.Spec.Namespace, s.Spec.Cluster.Provider, s.Spec.Timeout)
+			fmt.Fprintf(g.stdout, "stack %s (namespace %s, provider %s, timeout %s)\n\n", s.Metadata.Name, s.Spec.Namespace, provider, s.Spec.Timeout)
 			fmt.Fprintln(tw, "COMPONENT\tDEPENDS ON\tREQUIRES\tREADY AFTER\tDOES")
 			for _, name := range s.Order() {
 				c := s.Component(name)
@@ -305,7 +311,10 @@ which no bring-up can beat.`,
 				if c.Run != nil {
 					does = "run " + strings.Join(c.Run.Command, " ")
 				} else {
-					does = fmt.Sprintf("%d manifests", len(c.Manifests))
+					does = fmt.Sprintf("%d manifest", len(c.Manifests))
+					if len(c.Manifests) != 1 {
+						does += "s"
+					}
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.Name, dash(strings.Join(c.DependsOn, ",")), dash(req), dash(after), does)
 			}

@@ -3,6 +3,7 @@ package stack
 import (
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -244,6 +245,11 @@ func (d *decoder) duration(f field, sc scope) time.Duration {
 		return 0
 	}
 	v, err := time.ParseDuration(s)
+	if err != nil && durationShape.MatchString(s) && !strings.Contains(err.Error(), "unit") {
+		// Well formed, but past what a time.Duration holds (about 292 years).
+		d.fail(f, sc, "duration %q is out of range: at most %s", s, MaxDuration)
+		return 0
+	}
 	if err != nil {
 		d.fail(f, sc, "invalid duration %q: want a number with a unit, like 30s or 10m", s)
 		return 0
@@ -252,8 +258,20 @@ func (d *decoder) duration(f field, sc scope) time.Duration {
 		d.fail(f, sc, "duration %q is negative", s)
 		return 0
 	}
+	if v > MaxDuration {
+		d.fail(f, sc, "duration %q is out of range: at most %s", s, MaxDuration)
+		return 0
+	}
 	return v
 }
+
+// MaxDuration bounds every duration in a stack file: a day is already far
+// more than any bring-up or timeout, and sums of durations (the lower
+// bound of a long chain) stay far from overflowing.
+const MaxDuration = 24 * time.Hour
+
+// durationShape is what a Go duration looks like: numbers with units.
+var durationShape = regexp.MustCompile(`^[-+]?(([0-9]+(\.[0-9]*)?|\.[0-9]+)[a-zµμ]+)+$`)
 
 // timeout returns the duration at f, which must be greater than zero if
 // it is set.

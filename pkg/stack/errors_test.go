@@ -279,6 +279,21 @@ spec:
 			want: []string{`stack.yaml:6: spec.timeout: invalid duration "10 minutes": want a number with a unit, like 30s or 10m`},
 		},
 		{
+			name: "durations out of range",
+			stack: head + `  timeout: 99999999999h
+  components:
+    - {name: a, manifests: [ok.yaml], timeout: 25h}
+    - {name: b, manifests: [b.yaml], dependsOn: [a], sim: {readyAfter: 2562047h}}
+    - {name: c, manifests: [c.yaml], sim: {readyAfter: 24h}, timeout: 1440m}
+`,
+			files: map[string]string{"b.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n", "c.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"},
+			want: []string{
+				`stack.yaml:6: spec.timeout: duration "99999999999h" is out of range: at most 24h0m0s`,
+				`stack.yaml:8: components[0] "a": timeout: duration "25h" is out of range: at most 24h0m0s`,
+				`stack.yaml:9: components[1] "b": sim.readyAfter: duration "2562047h" is out of range: at most 24h0m0s`,
+			},
+		},
+		{
 			name: "duration without a unit",
 			stack: head + `  components:
     - name: app

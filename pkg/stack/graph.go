@@ -3,6 +3,7 @@ package stack
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -122,4 +123,43 @@ func (c *Component) simReadyAfter() time.Duration {
 		return 0
 	}
 	return c.Sim.ReadyAfter
+}
+
+// SimTimeouts reports where, on the sim provider, a timeout is certain
+// before anything starts: sim timings are exact, so a component whose
+// sim.readyAfter is not less than its timeout can never be ready in time,
+// and neither can a stack whose lower bound is not less than timeout (the
+// stack's, or the override a caller runs it with; 0: the stack's). A
+// stack with a component that sim.fail fails on purpose is not judged on
+// its lower bound. It returns nil or an ErrorList.
+func (s *Stack) SimTimeouts(timeout time.Duration) error {
+	if timeout <= 0 {
+		timeout = s.Spec.Timeout
+	}
+	var errs ErrorList
+	failing := false
+	for i, c := range s.Spec.Components {
+		if c.Run != nil || c.Sim == nil {
+			continue
+		}
+		if c.Sim.Fail != "" {
+			failing = true
+			continue
+		}
+		if c.Timeout > 0 && c.Sim.ReadyAfter >= c.Timeout {
+			errs.add(s.File, s.line(componentPath(i)+".sim.readyAfter"), s.componentLabel(i),
+				"sim.readyAfter %s is not less than the component's timeout %s: on sim it can never be ready in time", c.Sim.ReadyAfter, c.Timeout)
+		}
+	}
+	if len(errs) == 0 && !failing && timeout > 0 {
+		if lb, path := s.LowerBound(); lb >= timeout.Seconds() {
+			errs.add(s.File, s.line("spec.timeout"), "",
+				"the stack's sim lower bound, %.1f s (critical path %s), is not less than its timeout %s: on sim it can never be ready in time",
+				lb, strings.Join(path, " → "), timeout)
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
 }

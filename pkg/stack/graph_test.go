@@ -1,7 +1,9 @@
 package stack
 
 import (
+	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -139,5 +141,57 @@ func TestLowerBoundExample(t *testing.T) {
 	wantPath := []string{"postgresql", "migrations", "datastorage", "register-workflows"}
 	if seconds != 18 || !reflect.DeepEqual(path, wantPath) {
 		t.Errorf("LowerBound() = %v, %q; want 18, %q", seconds, path, wantPath)
+	}
+}
+
+// SimTimeouts names a component whose readyAfter reaches its timeout and a
+// lower bound that reaches the stack's timeout (or the caller's), and
+// leaves alone what is fine, run steps, and stacks failing on purpose.
+func TestSimTimeouts(t *testing.T) {
+	const s = time.Second
+	stackOf := func(timeout time.Duration, cs ...Component) *Stack {
+		st := &Stack{File: "stack.yaml"}
+		st.Spec.Timeout = timeout
+		st.Spec.Components = cs
+		return st
+	}
+	withTimeout := func(c Component, d time.Duration) Component { c.Timeout = d; return c }
+	failing := component("f", s, nil, nil)
+	failing.Sim.Fail = FailCrashLoopBackOff
+	tests := []struct {
+		name     string
+		s        *Stack
+		override time.Duration
+		want     []string // substrings, one per error; none: nil
+	}{
+		{name: "fine", s: stackOf(time.Minute, withTimeout(component("a", 10*s, nil, nil), 20*s), component("b", 30*s, []string{"a"}, nil))},
+		{name: "readyAfter reaches the component's timeout", s: stackOf(time.Minute, withTimeout(component("a", 20*s, nil, nil), 20*s)),
+			want: []string{`components[0] "a": sim.readyAfter 20s is not less than the component's timeout 20s`}},
+		{name: "lower bound reaches the stack's timeout", s: stackOf(time.Minute, component("a", 30*s, nil, nil), component("b", 30*s, []string{"a"}, nil)),
+			want: []string{`the stack's sim lower bound, 60.0 s (critical path a → b), is not less than its timeout 1m0s`}},
+		{name: "lower bound reaches the caller's timeout", s: stackOf(time.Minute, component("a", 30*s, nil, nil)), override: 30 * s,
+			want: []string{`lower bound, 30.0 s (critical path a), is not less than its timeout 30s`}},
+		{name: "a stack failing on purpose is not judged on its lower bound", s: stackOf(time.Minute, component("a", 90*s, nil, nil), failing)},
+		{name: "a component failing on purpose is not judged on its readyAfter", s: stackOf(time.Minute, withTimeout(func() Component { c := component("f", time.Minute, nil, nil); c.Sim.Fail = FailNeverReady; return c }(), 10*s))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.s.SimTimeouts(tt.override)
+			if len(tt.want) == 0 {
+				if err != nil {
+					t.Fatalf("SimTimeouts = %v, want nil", err)
+				}
+				return
+			}
+			var list ErrorList
+			if !errors.As(err, &list) || len(list) != len(tt.want) {
+				t.Fatalf("SimTimeouts = %v, want %d errors", err, len(tt.want))
+			}
+			for i, w := range tt.want {
+				if !strings.Contains(list[i].Error(), w) || !strings.HasPrefix(list[i].Error(), "stack.yaml:") {
+					t.Errorf("error %d = %q, want it to start with stack.yaml: and contain %q", i, list[i], w)
+				}
+			}
+		})
 	}
 }

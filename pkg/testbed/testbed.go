@@ -142,6 +142,50 @@ func KindOf(err error) Kind {
 	return KindFailed
 }
 
+// Check rejects, as an *Error of KindInvalid, everything Up rejects before
+// it starts anything: a provider it cannot use, images it would have to
+// build where it cannot, manifests that do not read (or are kustomize
+// directories), and on sim a timeout that the sim timings make certain
+// (see stack.SimTimeouts). It returns the provider the stack runs on.
+// `testbed plan` calls it, so that a plan that passes is a stack up
+// accepts.
+func Check(s *stack.Stack, opts Options) (stack.Provider, error) {
+	provider, err := providerOf(s, opts)
+	if err != nil {
+		return "", err
+	}
+	for _, img := range s.Spec.Images {
+		if img.Ref == "" && provider != stack.ProviderSim {
+			return "", invalidf("image %q is built from source, and image builds are not implemented yet for provider %s: give it a ref, or use the sim provider (which never builds)", img.Name, provider)
+		}
+	}
+	cms, err := s.Manifests(nil)
+	if err != nil {
+		return "", &Error{Kind: KindInvalid, Err: err}
+	}
+	if err := checkKustomize(cms); err != nil {
+		return "", err
+	}
+	if provider == stack.ProviderSim {
+		if err := s.SimTimeouts(opts.Timeout); err != nil {
+			return "", &Error{Kind: KindInvalid, Err: err}
+		}
+	}
+	return provider, nil
+}
+
+// checkKustomize rejects kustomize directories, which nothing builds yet.
+func checkKustomize(cms []stack.ComponentManifests) error {
+	for _, cm := range cms {
+		for _, f := range cm.Files {
+			if f.Kustomize {
+				return invalidf("component %s: %s is a kustomize directory, and kustomize builds are not implemented yet", cm.Component, f.Name)
+			}
+		}
+	}
+	return nil
+}
+
 func providerOf(s *stack.Stack, opts Options) (stack.Provider, error) {
 	p := s.Spec.Cluster.Provider
 	if opts.Provider != "" {

@@ -76,13 +76,8 @@ func Up(ctx context.Context, s *stack.Stack, opts Options) (*Env, error) {
 		r.id = stack.NewRunID()
 	}
 	var err error
-	if r.provider, err = providerOf(s, opts); err != nil {
+	if r.provider, err = Check(s, opts); err != nil {
 		return nil, err
-	}
-	for _, img := range s.Spec.Images {
-		if img.Ref == "" && r.provider != stack.ProviderSim {
-			return nil, invalidf("image %q is built from source, and image builds are not implemented yet for provider %s: give it a ref, or use the sim provider (which never builds)", img.Name, r.provider)
-		}
 	}
 	if err := r.resolve(); err != nil {
 		return nil, err
@@ -148,13 +143,11 @@ func (r *run) resolve() error {
 	if err != nil {
 		return &Error{Kind: KindInvalid, Err: err}
 	}
+	if err := checkKustomize(cms); err != nil {
+		return err
+	}
 	r.docs = map[string][]stack.Document{}
 	for _, cm := range cms {
-		for _, f := range cm.Files {
-			if f.Kustomize {
-				return invalidf("component %s: %s is a kustomize directory, and kustomize builds are not implemented yet", cm.Component, f.Name)
-			}
-		}
 		r.docs[cm.Component] = cm.Documents
 	}
 	return nil
