@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,11 +17,14 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
+
+	"github.com/kubetestbed/testbed/internal/apigroups"
 )
 
 // Client-side rate limits New sets when the config asks for less: the
@@ -328,8 +331,50 @@ func (a *Applier) mapping(ctx context.Context, gvk schema.GroupVersionKind, name
 	if !meta.IsNoMatchError(err) {
 		return nil, false, fmt.Errorf("%s: apply failed: discovery: %w", name, err)
 	}
+	if apigroups.Builtin(gvk.Group) {
+		// The API server's own kinds do not come and go: after one fresh
+		// read of discovery, waiting would only wait for the timeout.
+		a.mapper.Reset()
+		if m, err := a.mapper.RESTMappingWithContext(ctx, gvk.GroupKind(), gvk.Version); err == nil {
+			return m, false, nil
+		}
+		return nil, false, fmt.Errorf("%s: apply failed: %s", name, a.notServed(ctx, gvk))
+	}
 	m, err = a.kinds.wait(ctx, gvk, name)
 	return m, true, err
+}
+
+// notServed says why a kind of a group the API server serves itself is
+// not served: the group version it does serve, with its kinds (a
+// misspelt kind), or the versions of the group it serves (a removed
+// version).
+func (a *Applier) notServed(ctx context.Context, gvk schema.GroupVersionKind) string {
+	gv := gvk.GroupVersion()
+	msg := fmt.Sprintf("the API server does not serve %s kind %s, and its own kinds do not change while it runs", gv, gvk.Kind)
+	if list, err := a.discovery.ServerResourcesForGroupVersionWithContext(ctx, gv.String()); err == nil {
+		var kinds []string
+		for _, r := range list.APIResources {
+			if !strings.Contains(r.Name, "/") && !slices.Contains(kinds, r.Kind) {
+				kinds = append(kinds, r.Kind)
+			}
+		}
+		slices.Sort(kinds)
+		return msg + fmt.Sprintf(" (is the kind misspelt? %s serves %s)", gv, strings.Join(kinds, ", "))
+	}
+	groups, err := a.discovery.ServerGroupsWithContext(ctx)
+	if err != nil {
+		return msg
+	}
+	for _, g := range groups.Groups {
+		if g.Name == gvk.Group {
+			var versions []string
+			for _, v := range g.Versions {
+				versions = append(versions, v.GroupVersion)
+			}
+			return msg + fmt.Sprintf(" (was the version removed? it serves %s)", strings.Join(versions, ", "))
+		}
+	}
+	return msg
 }
 
 // backoff waits 50ms, 100ms, ... up to 5s between retries.

@@ -125,6 +125,10 @@ func TestApply(t *testing.T) {
 			t.Parallel()
 			testCRWaitsForCRD(t, cfg)
 		})
+		t.Run("UnservedBuiltinKindFailsAtOnce", func(t *testing.T) {
+			t.Parallel()
+			testUnservedBuiltinKind(t, cfg)
+		})
 		t.Run("CRWithoutCRDFailsAtDeadline", func(t *testing.T) {
 			t.Parallel()
 			testCRWithoutCRD(t, cfg)
@@ -342,6 +346,46 @@ spec: {size: %[1]d}
 	}
 	if created := a.CreatedNamespaces(); !slices.Equal(created, []string{"apply-crd"}) {
 		t.Errorf("CreatedNamespaces = %v", created)
+	}
+}
+
+// A kind of a group the API server serves itself is never waited for: a
+// misspelt kind or a removed version fails at once, saying what is served.
+func testUnservedBuiltinKind(t *testing.T, cfg *rest.Config) {
+	ctx := timeout(t, time.Minute)
+	a := newApplier(t, cfg)
+	for _, tc := range []struct {
+		doc  string
+		want []string
+	}{
+		{"apiVersion: apps/v1\nkind: Deploymnet\nmetadata: {name: web, namespace: apply-builtin}\n", []string{
+			"web.yaml:1: Deploymnet apply-builtin/web: apply failed: the API server does not serve apps/v1 kind Deploymnet, and its own kinds do not change while it runs (is the kind misspelt? apps/v1 serves ",
+			"DaemonSet, Deployment, ReplicaSet, StatefulSet)",
+		}},
+		{"apiVersion: extensions/v1beta1\nkind: Deployment\nmetadata: {name: web, namespace: apply-builtin}\n", []string{
+			"the API server does not serve extensions/v1beta1 kind Deployment",
+		}},
+		{"apiVersion: apps/v1beta1\nkind: Deployment\nmetadata: {name: web, namespace: apply-builtin}\n", []string{
+			"the API server does not serve apps/v1beta1 kind Deployment, and its own kinds do not change while it runs (was the version removed? it serves apps/v1)",
+		}},
+	} {
+		start := time.Now()
+		_, err := a.ApplyFrom(ctx, decorated(t, "s-builtin", "%s", tc.doc), "", "web.yaml:1")
+		elapsed := time.Since(start)
+		if err == nil {
+			t.Fatalf("applied %q", tc.doc)
+		}
+		for _, want := range tc.want {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error %q does not contain %q", err, want)
+			}
+		}
+		if elapsed > 10*time.Second {
+			t.Errorf("gave up after %s; want at once (a discovery read)", elapsed)
+		}
+	}
+	if apply.KindWatchRunning(a) {
+		t.Error("the kind watch runs for a built-in kind")
 	}
 }
 

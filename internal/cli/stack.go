@@ -3,7 +3,9 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -96,8 +98,15 @@ Exit codes: 0 ready, 1 a component failed or timed out, 2 invalid input,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			rejected := func(name string, err error) error {
-				_ = writeReports(invalidReport(name, err), reportPath, junitPath, timelinePath)
+				if werr := writeReports(invalidReport(name, err), reportPath, junitPath, timelinePath); werr != nil {
+					fmt.Fprintf(g.stderr, "testbed: %v\n", werr)
+				}
 				return err
+			}
+			for _, o := range []struct{ flag, path string }{{"--report", reportPath}, {"--junit", junitPath}, {"--timeline", timelinePath}} {
+				if err := writable(o.path); err != nil {
+					return invalid(fmt.Errorf("%s %s: %w", o.flag, o.path, err))
+				}
 			}
 			if phases != "overlap" && phases != "strict" {
 				return rejected(f.file, invalid(fmt.Errorf("--phases %q: want overlap or strict", phases)))
@@ -140,8 +149,12 @@ Exit codes: 0 ready, 1 a component failed or timed out, 2 invalid input,
 			}
 			fmt.Fprintln(g.stderr)
 			_ = report.WriteTable(g.stderr, env.Report)
-			if err := writeReports(env.Report, reportPath, junitPath, timelinePath); err != nil && upErr == nil {
-				upErr = infra(err)
+			if err := writeReports(env.Report, reportPath, junitPath, timelinePath); err != nil {
+				if upErr == nil {
+					upErr = infra(err)
+				} else {
+					fmt.Fprintf(g.stderr, "testbed: %v\n", err)
+				}
 			}
 			if upErr != nil {
 				var ee *exitError
@@ -177,6 +190,34 @@ func writeReports(r *report.Report, jsonPath, junitPath, timelinePath string) er
 		errs = append(errs, writeFile(timelinePath, func(f *os.File) error { return report.WriteTimeline(f, r) }))
 	}
 	return errors.Join(errs...)
+}
+
+// writable checks, before a run starts, that a file can be written at
+// path ("" is fine: nothing is written): its directory exists and takes a
+// new file, and path is not a directory. Nothing is left behind.
+func writable(path string) error {
+	if path == "" || path == "-" {
+		return nil
+	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return errors.New("is a directory")
+	}
+	dir := filepath.Dir(path)
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("directory %s does not exist", dir)
+	case err != nil:
+		return err
+	case !fi.IsDir():
+		return fmt.Errorf("%s is not a directory", dir)
+	}
+	f, err := os.CreateTemp(dir, ".testbed-write-check-*")
+	if err != nil {
+		return fmt.Errorf("cannot write in %s: %w", dir, errors.Unwrap(err))
+	}
+	f.Close()
+	return os.Remove(f.Name())
 }
 
 func writeFile(path string, write func(*os.File) error) error {

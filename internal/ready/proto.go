@@ -19,6 +19,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/flowcontrol"
+
+	"github.com/kubetestbed/testbed/internal/apigroups"
 )
 
 // protoSource lists and watches the built-in kinds in protobuf, decoded
@@ -56,7 +58,7 @@ func newProtoSource(cfg *rest.Config) (*protoSource, error) {
 // whether the built-in scheme knows it (and so whether it can be watched in
 // protobuf).
 func protoKind(gvr schema.GroupVersionResource, kind string) (schema.GroupVersionKind, bool) {
-	if kind == "" || !builtinGroups[gvr.Group] {
+	if kind == "" || !apigroups.Builtin(gvr.Group) {
 		return schema.GroupVersionKind{}, false
 	}
 	gvk := gvr.GroupVersion().WithKind(kind)

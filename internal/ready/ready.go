@@ -7,6 +7,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	kstatus "sigs.k8s.io/cli-utils/pkg/kstatus/status"
+
+	"github.com/kubetestbed/testbed/internal/apigroups"
 )
 
 // Status is an object's readiness: InProgress, Ready or Failed.
@@ -83,7 +85,7 @@ func Compute(obj *unstructured.Unstructured) Result {
 		if rule, ok := rules[gk]; ok {
 			return rule(f)
 		}
-		if builtinGroups[gk.Group] {
+		if apigroups.Builtin(gk.Group) {
 			return ready("exists (%s has no readiness rule: ready on apply)", gk.Kind)
 		}
 		return kstatusGeneric(f, obj)
@@ -114,36 +116,6 @@ var rules = map[schema.GroupKind]func(*fields) Result{
 // but the object.
 func serviceAlone(f *fields) Result { return service(f, nil) }
 func crdAlone(f *fields) Result     { return crdRule(f, false) }
-
-// builtinGroups are the API groups served by kube-apiserver itself: a kind in
-// one of them without a rule is ready on apply. Any other group is taken to
-// be a custom resource.
-var builtinGroups = map[string]bool{
-	"":                             true,
-	"admissionregistration.k8s.io": true,
-	"apiextensions.k8s.io":         true,
-	"apiregistration.k8s.io":       true,
-	"apps":                         true,
-	"authentication.k8s.io":        true,
-	"authorization.k8s.io":         true,
-	"autoscaling":                  true,
-	"batch":                        true,
-	"certificates.k8s.io":          true,
-	"coordination.k8s.io":          true,
-	"discovery.k8s.io":             true,
-	"events.k8s.io":                true,
-	"extensions":                   true,
-	"flowcontrol.apiserver.k8s.io": true,
-	"internal.apiserver.k8s.io":    true,
-	"networking.k8s.io":            true,
-	"node.k8s.io":                  true,
-	"policy":                       true,
-	"rbac.authorization.k8s.io":    true,
-	"resource.k8s.io":              true,
-	"scheduling.k8s.io":            true,
-	"storage.k8s.io":               true,
-	"storagemigration.k8s.io":      true,
-}
 
 // evaluate runs a rule on obj with the checks every rule shares: a missing
 // object, deletion, and malformed fields.

@@ -15,6 +15,8 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/workqueue"
+
+	"github.com/kubetestbed/testbed/internal/apigroups"
 )
 
 // ObjectRef names an object for the [Tracker]. Kind is the object's kind
@@ -72,7 +74,8 @@ type TrackerOptions struct {
 	UnschedulableGrace time.Duration
 	// OnChange, if set, is called every time the Result of a tracked object
 	// changes (its first evaluation included), in order, from a single
-	// goroutine. It must not block; it must not call Wait.
+	// goroutine, before the Waits the change wakes return. It must not block;
+	// it must not call Wait.
 	OnChange func(ObjectStatus)
 }
 
@@ -323,7 +326,7 @@ func (t *Tracker) Applied(ref ObjectRef, gen int64) {
 // readyOnApply reports whether ref's kind is a built-in one without a
 // readiness rule: ready once it exists.
 func readyOnApply(ref ObjectRef) bool {
-	if !builtinGroups[ref.GVR.Group] || ref.Kind == "" {
+	if !apigroups.Builtin(ref.GVR.Group) || ref.Kind == "" {
 		return false
 	}
 	_, ok := rules[schema.GroupKind{Group: ref.GVR.Group, Kind: ref.Kind}]
@@ -507,21 +510,27 @@ func (t *Tracker) processNext() bool {
 		e.status.Result = r
 		changed = false
 	}
+	var wake []chan struct{}
 	if changed {
 		e.evaluated = true
 		e.status = ObjectStatus{Ref: ref, Result: r, At: now}
 		for w := range e.waiters {
-			select {
-			case w <- struct{}{}:
-			default:
-			}
+			wake = append(wake, w)
 		}
 	}
 	st := e.status
 	t.mu.Unlock()
 
+	// OnChange first, then the Waits: whoever a Wait returns to has been
+	// told of the change that ended it.
 	if changed && t.onChange != nil {
 		t.onChange(st)
+	}
+	for _, w := range wake {
+		select {
+		case w <- struct{}{}:
+		default:
+		}
 	}
 	return true
 }

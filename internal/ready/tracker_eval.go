@@ -6,6 +6,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/kubetestbed/testbed/internal/apigroups"
 )
 
 const (
@@ -60,7 +62,7 @@ func (t *Tracker) evaluate(ref ObjectRef) (Result, time.Time) {
 		return CRD(obj, t.crdServed(obj)), none
 	case gk == serviceGK:
 		return Service(obj, sliceW.byIndex(serviceIndex, obj.GetNamespace()+"/"+obj.GetName())), none
-	case !builtinGroups[gk.Group]:
+	case !apigroups.Builtin(gk.Group):
 		if !crdW.synced() {
 			return inProgress("starting the watch on %s", resourceName(crdsGVR)), none
 		}

@@ -11,6 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/kubetestbed/testbed/internal/apigroups"
 )
 
 // The resources the tracker watches besides the tracked objects' own.
@@ -149,7 +151,7 @@ func slim(obj any) (any, error) {
 
 // isCustom reports whether r is a custom resource (or an aggregated API's):
 // its group is not served by kube-apiserver itself.
-func isCustom(r ObjectRef) bool { return !builtinGroups[r.GVR.Group] }
+func isCustom(r ObjectRef) bool { return !apigroups.Builtin(r.GVR.Group) }
 
 // workloadKind reports whether objects of this group and kind have pods whose
 // doom fails them.

@@ -145,8 +145,8 @@ func KindOf(err error) Kind {
 // Check rejects, as an *Error of KindInvalid, everything Up rejects before
 // it starts anything: a provider it cannot use, images it would have to
 // build where it cannot, manifests that do not read (or are kustomize
-// directories), and on sim a timeout that the sim timings make certain
-// (see stack.SimTimeouts). It returns the provider the stack runs on.
+// directories), and on sim a kind the API server cannot serve and a
+// timeout that the sim timings make certain (see stack.SimTimeouts). It returns the provider the stack runs on.
 // `testbed plan` calls it, so that a plan that passes is a stack up
 // accepts.
 func Check(s *stack.Stack, opts Options) (stack.Provider, error) {
@@ -167,6 +167,9 @@ func Check(s *stack.Stack, opts Options) (stack.Provider, error) {
 		return "", err
 	}
 	if provider == stack.ProviderSim {
+		if err := simKinds(s, cms); err != nil {
+			return "", &Error{Kind: KindInvalid, Err: err}
+		}
 		if err := s.SimTimeouts(opts.Timeout); err != nil {
 			return "", &Error{Kind: KindInvalid, Err: err}
 		}
