@@ -222,6 +222,8 @@ spec:
 			want: []string{`testbed: FILE:11: YAML aliases expand to more than 1000000 nodes`}},
 		{name: "stack file is a directory", args: []string{"up", "-f", "DIR"},
 			want: []string{`testbed: DIR: not a regular file`}},
+		{name: "empty -f", args: []string{"plan", "-f", ""},
+			want: []string{`testbed: -f: no stack file given (default testbed.yaml)`}},
 		{name: "missing stack file", args: []string{"up", "-f", "DIR/nope.yaml"},
 			want: []string{`testbed: DIR/nope.yaml: file does not exist`}},
 

@@ -30,6 +30,9 @@ func (f *stackFlags) add(cmd *cobra.Command) {
 }
 
 func (f *stackFlags) load() (*stack.Stack, error) {
+	if f.file == "" {
+		return nil, invalid(errors.New("-f: no stack file given (default testbed.yaml)"))
+	}
 	s, err := stack.Load(f.file)
 	if err != nil {
 		return nil, invalid(err)
@@ -83,7 +86,8 @@ func newUpCmd(g *globals) *cobra.Command {
 		Short: "Bring a stack up and return once every component is ready",
 		Long: `up brings the stack in -f up: it creates the cluster (sim by default), applies
 every component as soon as its dependsOn components are ready, and watches
-every object until it is ready (DESIGN §3). The first component that fails
+every object until it is ready by its kind's rule (Deployments available,
+Jobs complete, Services with a ready endpoint, CRDs served, ...). The first component that fails
 stops the run at once, with its reason and a diagnostics bundle.
 
 On success the cluster stays up (sim processes outlive the command) and the
@@ -247,7 +251,12 @@ func newDownCmd(g *globals) *cobra.Command {
 		Long: `down removes what 'testbed up' made for the stack in -f. On sim it stops the
 stack's cluster and removes its state; on kubeconfig it deletes every object
 labelled testbed.dev/stack=<stack> (and the namespaces testbed created), nothing
-else. A stack that is not running is reported, and down exits 0.`,
+else. A stack that is not running is reported, and down exits 0.
+
+  testbed down -f examples/hello/testbed.yaml
+
+Exit codes: 0 down (or not running), 2 invalid stack file, 3 the cluster or
+API could not be reached or the deletion failed.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := f.load()
@@ -276,7 +285,15 @@ func newStatusCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show each component's readiness in a running stack (exit 1 unless all ready)",
-		Args:  noArgs,
+		Long: `status reads the stack in -f and asks the running cluster how ready each
+component is now, by the same rules as up, without applying anything.
+
+  testbed status -f examples/hello/testbed.yaml
+
+Exit codes: 0 every component ready, 1 the stack is not running or a
+component is not ready (the table says why), 2 invalid stack file, 3 the
+cluster or API could not be reached.`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := f.load()
 			if err != nil {

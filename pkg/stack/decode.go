@@ -53,7 +53,12 @@ func (d *decoder) errorf(line int, sc scope, format string, args ...any) {
 // fail reports a field whose value cannot be decoded.
 func (d *decoder) fail(f field, sc scope, format string, args ...any) {
 	d.bad[f.path] = true
-	d.errorf(f.line, sc, "%s: %s", sc.rel(f.path), fmt.Sprintf(format, args...))
+	msg := fmt.Sprintf(format, args...)
+	if f.path != sc.prefix || sc.label == "" {
+		// Not the scope's own node, which its label already names.
+		msg = sc.rel(f.path) + ": " + msg
+	}
+	d.errorf(f.line, sc, "%s", msg)
 }
 
 // unknown reports a field the object does not have.

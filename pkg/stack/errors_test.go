@@ -487,6 +487,23 @@ spec:
 			want: []string{`stack.yaml:7: components[0] "app": nothing to do: give the component manifests or a run step`},
 		},
 		{
+			name: "component that is not a mapping",
+			stack: head + `  components:
+    - {name: app, manifests: [ok.yaml]}
+    - 5
+`,
+			want: []string{`stack.yaml:8: components[1]: want a mapping, got "5"`},
+		},
+		{
+			name: "kind that is not a string",
+			stack: head + `  components:
+    - name: app
+      manifests: [bad.yaml]
+`,
+			files: map[string]string{"bad.yaml": "apiVersion: v1\nkind: 5\nmetadata: {name: x}\n"},
+			want:  []string{`bad.yaml:1: components[0] "app": document 1: kind: want a string, got 5`},
+		},
+		{
 			name: "manifests without an object",
 			stack: head + `  components:
     - name: app

@@ -372,6 +372,14 @@ func decodeObject(name string, n *yaml.Node, object, what string, errs *ErrorLis
 // checkObject checks that an object has apiVersion, kind and metadata.name.
 func checkObject(name string, line int, object, what string, obj map[string]any, errs *ErrorList) bool {
 	var missing []string
+	for _, key := range []string{"apiVersion", "kind"} {
+		if v, ok := obj[key]; ok && v != nil {
+			if _, isString := v.(string); !isString {
+				errs.add(name, line, object, "%s: %s: want a string, got %v", what, key, v)
+				return false
+			}
+		}
+	}
 	if s, _ := obj["apiVersion"].(string); s == "" {
 		missing = append(missing, "apiVersion")
 	}

@@ -204,6 +204,9 @@ func (v *validator) components() {
 	first := map[string]int{}
 	for i, c := range s.Spec.Components {
 		p := componentPath(i)
+		if v.bad[p] {
+			continue // not a mapping: said so already
+		}
 		v.name(p+".name", s.componentLabel(i), "name", c.Name)
 		if j, dup := first[c.Name]; dup && c.Name != "" {
 			v.errorf(p+".name", s.componentLabel(i), "component name %q is already used by components[%d]", c.Name, j)
@@ -216,7 +219,9 @@ func (v *validator) components() {
 		images[img.Name] = true
 	}
 	for i := range s.Spec.Components {
-		v.component(i, first, images)
+		if !v.bad[componentPath(i)] {
+			v.component(i, first, images)
+		}
 	}
 }
 
