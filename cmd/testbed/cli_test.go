@@ -103,6 +103,7 @@ func TestCLIBadInput(t *testing.T) {
 		{"stray argument", []string{"cluster", "list", "extra"}, 2, "takes no arguments"},
 		{"unknown command", []string{"statsu"}, 2, `unknown command "statsu" for "testbed"; did you mean "status"?`},
 		{"unknown subcommand", []string{"cluster", "bogus"}, 2, `unknown command "bogus" for "testbed cluster"`},
+		{"unknown help topic", []string{"help", "cluster", "bogus"}, 2, `unknown help topic "cluster bogus"`},
 		{"unknown assets subcommand", []string{"assets", "verfy"}, 2, `unknown command "verfy" for "testbed assets"; did you mean "verify"?`},
 		{"bin dir without binaries", []string{"--bin-dir", "/nonexistent", "cluster", "create"}, 2, "sim asset kube-apiserver (/nonexistent/kube-apiserver): missing"},
 	}
@@ -211,7 +212,7 @@ func itoa(n int) string { return strconv.Itoa(n) }
 // --version names the build.
 func TestCLIHelpAndVersion(t *testing.T) {
 	state := t.TempDir()
-	for _, args := range [][]string{{}, {"cluster"}, {"assets"}} {
+	for _, args := range [][]string{{}, {"cluster"}, {"assets"}, {"help"}, {"help", "cluster", "create"}} {
 		r := run(t, state, args...)
 		if r.code != 0 || !strings.Contains(r.stdout, "Usage:") {
 			t.Errorf("testbed %v: exit %d, stdout %q; want 0 and the help", args, r.code, r.stdout)
@@ -263,6 +264,15 @@ current-context: x
 		if m := clientLog.FindString(r.stderr); m != "" {
 			t.Errorf("%v: the client's own log lines reach stderr (%q):\n%s", tc.args, m, r.stderr)
 		}
+	}
+
+	// A kubeconfig without a current context is not "no kubeconfig".
+	noContext := filepath.Join(dir, "no-context")
+	write(noContext, "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: \"https://127.0.0.1:1\"}}]\n")
+	t.Setenv("KUBECONFIG", noContext)
+	r0 := run(t, state, "status", "-f", stackFile, "--provider", "kubeconfig")
+	if want := "testbed: kubeconfig provider: " + noContext + ": no current context: set spec.cluster.kubeconfig.context"; r0.code != 3 || !strings.Contains(r0.stderr, want) {
+		t.Errorf("kubeconfig without a context: exit %d, stderr %q; want exit 3 and %q", r0.code, r0.stderr, want)
 	}
 
 	missing := filepath.Join(dir, "nope", "kubeconfig")

@@ -24,6 +24,7 @@ var builtin = map[string]bool{
 	"extensions":                   true,
 	"flowcontrol.apiserver.k8s.io": true,
 	"internal.apiserver.k8s.io":    true,
+	"lifecycle.k8s.io":             true,
 	"networking.k8s.io":            true,
 	"node.k8s.io":                  true,
 	"policy":                       true,

@@ -359,8 +359,7 @@ func testUnservedBuiltinKind(t *testing.T, cfg *rest.Config) {
 		want []string
 	}{
 		{"apiVersion: apps/v1\nkind: Deploymnet\nmetadata: {name: web, namespace: apply-builtin}\n", []string{
-			"web.yaml:1: Deploymnet apply-builtin/web: apply failed: the API server does not serve apps/v1 kind Deploymnet, and its own kinds do not change while it runs (is the kind misspelt? apps/v1 serves ",
-			"DaemonSet, Deployment, ReplicaSet, StatefulSet)",
+			"web.yaml:1: Deploymnet apply-builtin/web: apply failed: the API server does not serve apps/v1 kind Deploymnet, and its own kinds do not change while it runs (is the kind misspelt? apps/v1 serves ControllerRevision, DaemonSet, Deployment, ReplicaSet, StatefulSet)",
 		}},
 		{"apiVersion: extensions/v1beta1\nkind: Deployment\nmetadata: {name: web, namespace: apply-builtin}\n", []string{
 			"the API server does not serve extensions/v1beta1 kind Deployment",

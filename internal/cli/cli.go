@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -150,6 +151,7 @@ Exit codes: 0 ready, 1 a component failed or timed out, 2 invalid input,
 		},
 	}
 	parent(root)
+	root.SetHelpCommand(newHelpCmd())
 	root.Version = version()
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &usageError{fmt.Errorf("%w (see `%s --help`)", err, c.CommandPath())}
@@ -188,6 +190,24 @@ func parent(cmd *cobra.Command) {
 		return &usageError{fmt.Errorf("unknown command %q for %q%s (see `%s --help`)", args[0], c.CommandPath(), hint, c.CommandPath())}
 	}
 	cmd.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
+}
+
+// newHelpCmd is cobra's help command, with an unknown topic invalid input
+// (cobra's own would print the root's help: the root takes arguments to
+// reject them itself).
+func newHelpCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [command]",
+		Short: "Help about any command",
+		RunE: func(c *cobra.Command, args []string) error {
+			cmd, rest, err := c.Root().Find(args)
+			if err != nil || cmd == nil || len(rest) > 0 {
+				return &usageError{fmt.Errorf("unknown help topic %q (see `%s --help`)", strings.Join(args, " "), c.Root().CommandPath())}
+			}
+			cmd.InitDefaultHelpFlag()
+			return cmd.Help()
+		},
+	}
 }
 
 // version is the module version and VCS revision the binary was built

@@ -200,7 +200,7 @@ func writeReports(r *report.Report, jsonPath, junitPath, timelinePath string) er
 // path ("" is fine: nothing is written): its directory exists and takes a
 // new file, and path is not a directory. Nothing is left behind.
 func writable(path string) error {
-	if path == "" || path == "-" {
+	if path == "" {
 		return nil
 	}
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {

@@ -74,7 +74,7 @@ type TrackerOptions struct {
 	UnschedulableGrace time.Duration
 	// OnChange, if set, is called every time the Result of a tracked object
 	// changes (its first evaluation included), in order, from a single
-	// goroutine, before the Waits the change wakes return. It must not block;
+	// goroutine, before any Wait sees the change. It must not block;
 	// it must not call Wait.
 	OnChange func(ObjectStatus)
 }
@@ -183,7 +183,10 @@ type resourceLister interface {
 }
 
 type entry struct {
-	status    ObjectStatus
+	status ObjectStatus
+	// published is what Waits see: status once OnChange has been told of
+	// it (a downgrade by ExpectGeneration at once).
+	published ObjectStatus
 	evaluated bool
 	timer     *time.Timer // re-evaluation when an Unschedulable grace ends
 	// waiters are the Waits on this object, each woken (without blocking:
@@ -281,7 +284,8 @@ func (t *Tracker) Track(refs ...ObjectRef) error {
 		if _, ok := t.tracked[r]; ok {
 			continue
 		}
-		t.tracked[r] = &entry{status: ObjectStatus{Ref: r, Result: inProgress("not evaluated yet"), At: time.Now()}}
+		st := ObjectStatus{Ref: r, Result: inProgress("not evaluated yet"), At: time.Now()}
+		t.tracked[r] = &entry{status: st, published: st}
 		ok := objectKey{r.GVR.GroupResource(), r.Namespace, r.Name}
 		t.byObject[ok] = append(t.byObject[ok], r)
 		kk := kindKey{r.GVR.Group, r.Kind, r.Namespace, r.Name}
@@ -349,6 +353,7 @@ func (t *Tracker) ExpectGeneration(ref ObjectRef, gen int64) {
 		// copy no longer stands.
 		if e, ok := t.tracked[ref]; ok && e.status.Result.Status != InProgress {
 			e.status.Result = inProgress("waiting for the watch to see generation %d", gen)
+			e.published.Result = e.status.Result
 		}
 	}
 	t.mu.Unlock()
@@ -393,7 +398,7 @@ func (t *Tracker) Wait(ctx context.Context, refs []ObjectRef) error {
 		var pending []ObjectStatus
 		var failed *FailedError
 		for _, r := range refs {
-			s := t.tracked[r].status
+			s := t.tracked[r].published
 			switch s.Result.Status {
 			case Ready:
 			case Failed:
@@ -510,22 +515,29 @@ func (t *Tracker) processNext() bool {
 		e.status.Result = r
 		changed = false
 	}
-	var wake []chan struct{}
 	if changed {
 		e.evaluated = true
 		e.status = ObjectStatus{Ref: ref, Result: r, At: now}
-		for w := range e.waiters {
-			wake = append(wake, w)
-		}
 	}
 	st := e.status
 	t.mu.Unlock()
 
-	// OnChange first, then the Waits: whoever a Wait returns to has been
-	// told of the change that ended it.
+	// OnChange first, then what Waits see: whoever a Wait returns to has
+	// been told of every change it returned on.
 	if changed && t.onChange != nil {
 		t.onChange(st)
 	}
+	t.mu.Lock()
+	// The current status: ExpectGeneration may have taken it back to
+	// InProgress meanwhile (and published that at once).
+	e.published = e.status
+	var wake []chan struct{}
+	if changed {
+		for w := range e.waiters {
+			wake = append(wake, w)
+		}
+	}
+	t.mu.Unlock()
 	for _, w := range wake {
 		select {
 		case w <- struct{}{}:

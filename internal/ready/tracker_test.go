@@ -617,3 +617,37 @@ func TestTrackerAppliedWithoutRule(t *testing.T) {
 	// running (it is not in the fake cluster).
 	check(t, tr.Status(cfg), Ready, "applied (ConfigMap has no readiness rule")
 }
+
+// When Wait returns, OnChange has been told of every change it returned on:
+// a caller reporting progress never says "ready" before its objects are.
+func TestTrackerOnChangeBeforeWaitReturns(t *testing.T) {
+	configMapsGVR := schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
+	for round := range 20 {
+		var mu sync.Mutex
+		told := map[ObjectRef]bool{}
+		tr, _ := fakeTracker(t, nil, TrackerOptions{OnChange: func(st ObjectStatus) {
+			time.Sleep(2 * time.Millisecond) // a slow callback widens any gap
+			mu.Lock()
+			told[st.Ref] = st.Result.Status == Ready
+			mu.Unlock()
+		}})
+		var refs []ObjectRef
+		for i := range 5 {
+			refs = append(refs, ObjectRef{GVR: configMapsGVR, Kind: "ConfigMap", Namespace: "ns", Name: fmt.Sprintf("cm-%d", i)})
+		}
+		for _, r := range refs {
+			tr.Applied(r, 0)
+		}
+		if err := waitFor(tr, 5*time.Second, refs...); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		for _, r := range refs {
+			if !told[r] {
+				t.Errorf("round %d: Wait returned before OnChange was told %s is ready", round, r)
+			}
+		}
+		mu.Unlock()
+		tr.Stop()
+	}
+}

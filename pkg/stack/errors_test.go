@@ -534,6 +534,21 @@ spec:
 			want:  []string{`a.yaml:5: components[0] "app": Deployment apps/web is also declared at a.yaml:1: an object belongs to one component, declared once`},
 		},
 		{
+			name: "an object in two components, once through ${namespace}",
+			stack: head + `  namespace: apps
+  components:
+    - name: app
+      manifests: [a.yaml]
+    - name: other
+      manifests: [b.yaml]
+`,
+			files: map[string]string{
+				"a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${stack}-cfg\n",
+				"b.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: demo-cfg\n  namespace: ${namespace}\n",
+			},
+			want: []string{`b.yaml:1: components[1] "other": ConfigMap apps/demo-cfg is also declared at a.yaml:1 (component app): an object belongs to one component, declared once`},
+		},
+		{
 			name: "component with manifests and run",
 			stack: head + `  components:
     - name: app

@@ -167,6 +167,32 @@ func TestParseAccepts(t *testing.T) {
 			},
 		},
 		{
+			name: "objects named through references are not duplicates before substitution",
+			stack: head + `  components:
+    - {name: a, manifests: [a.yaml]}
+    - {name: b, manifests: [b.yaml]}
+`,
+			files: map[string]string{
+				// Flow mappings: the references' braces break the YAML as
+				// written, so both are read with placeholders.
+				"a.yaml": "{apiVersion: v1, kind: ConfigMap, metadata: {name: ${stack}-db}}\n",
+				"b.yaml": "{apiVersion: v1, kind: ConfigMap, metadata: {name: ${run}-db}}\n",
+			},
+			check: func(t *testing.T, s *Stack) {
+				if _, err := s.Manifests(nil); err != nil {
+					t.Errorf("Manifests(nil) = %v, want no duplicate", err)
+				}
+				ms, err := s.Manifests(&Vars{Stack: "demo", Namespace: "demo", Run: "r1"})
+				if err != nil {
+					t.Fatalf("Manifests(vars) = %v", err)
+				}
+				meta := ms[1].Documents[0].Object["metadata"].(map[string]any)
+				if meta["name"] != "r1-db" {
+					t.Errorf("b's name = %v, want r1-db", meta["name"])
+				}
+			},
+		},
+		{
 			name: "JSON stack file",
 			stack: `{"apiVersion": "testbed.dev/v1alpha1", "kind": "Stack", "metadata": {"name": "j"},
  "spec": {"components": [{"name": "app", "manifests": ["ok.yaml"]}]}}`,

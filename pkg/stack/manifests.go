@@ -38,6 +38,10 @@ type Document struct {
 	// map[string]any, []any, string, int64, float64, bool and nil. It has
 	// apiVersion, kind and metadata.name.
 	Object map[string]any
+	// shaped: read with placeholders for its references (Manifests without
+	// Vars, a file whose references break its YAML as written), so its
+	// values are not the ones that will be applied.
+	shaped bool
 }
 
 // ComponentManifests is what one component's manifests resolve to.
@@ -120,7 +124,7 @@ func (s *Stack) readManifests(vars *Vars) ([]ComponentManifests, ErrorList) {
 		}
 		out[i] = cm
 	}
-	errs = append(errs, s.duplicateObjects(out)...)
+	errs = append(errs, s.duplicateObjects(out, vars == nil)...)
 	return out, errs
 }
 
@@ -128,22 +132,32 @@ func (s *Stack) readManifests(vars *Vars) ([]ComponentManifests, ErrorList) {
 // declares (the same API group, kind, namespace and name; no namespace
 // means the stack's), in one component or two: each object belongs to one
 // component, whose readiness it is part of, and two applies of it would
-// fight over its fields.
-func (s *Stack) duplicateObjects(cms []ComponentManifests) ErrorList {
+// fight over its fields. unsubstituted: the documents still hold their
+// references; ${namespace} and ${stack} are compared as their values,
+// other references as written, and documents read with placeholders are
+// left out (their names are not the applied ones).
+func (s *Stack) duplicateObjects(cms []ComponentManifests, unsubstituted bool) ErrorList {
 	type where struct {
 		component string
 		doc       *Document
 	}
 	var errs ErrorList
 	first := map[string]where{}
+	known := strings.NewReplacer("${namespace}", s.Spec.Namespace, "${stack}", s.Metadata.Name)
 	for i, cm := range cms {
 		for j := range cm.Documents {
 			d := &cm.Documents[j]
+			if unsubstituted && d.shaped {
+				continue
+			}
 			apiVersion, _ := d.Object["apiVersion"].(string)
 			kind, _ := d.Object["kind"].(string)
 			meta, _ := d.Object["metadata"].(map[string]any)
 			name, _ := meta["name"].(string)
 			written, _ := meta["namespace"].(string)
+			if unsubstituted {
+				name, written = known.Replace(name), known.Replace(written)
+			}
 			ns := written
 			if ns == "" {
 				ns = s.Spec.Namespace
@@ -272,6 +286,9 @@ func readDocuments(f ManifestFile, object string, value func(kind, name string) 
 		// shape in place of the references (on the same lines).
 		if shaped := placeholders(string(data)); shaped != string(data) {
 			docs, perrs = parseDocuments(f.Name, []byte(shaped), object)
+			for i := range docs {
+				docs[i].shaped = true
+			}
 		}
 	}
 	return docs, append(errs, perrs...)

@@ -37,9 +37,10 @@ var builtinKinds = sync.OnceValue(func() map[string]map[string]bool {
 // than a wait until the timeout: a kind of a group the API server serves
 // itself must be one of that group's kinds; any other kind needs a CRD (or
 // an APIService for its group) in the stack, since on sim nothing else
-// installs one, unless a run step could. Versions are left to the apply,
-// which names the ones served.
-func simKinds(s *stack.Stack, cms []stack.ComponentManifests) error {
+// installs one, unless a run step could (checked only when fresh: a
+// cluster that is already running may have CRDs of its own). Versions are
+// left to the apply, which names the ones served.
+func simKinds(s *stack.Stack, cms []stack.ComponentManifests, fresh bool) error {
 	crdKinds, apiGroups := map[schema.GroupKind]bool{}, map[string]bool{}
 	runSteps := false
 	for _, c := range s.Spec.Components {
@@ -73,7 +74,7 @@ func simKinds(s *stack.Stack, cms []stack.ComponentManifests) error {
 				}
 				continue
 			}
-			if crdKinds[gvk.GroupKind()] || apiGroups[gvk.Group] || runSteps {
+			if crdKinds[gvk.GroupKind()] || apiGroups[gvk.Group] || runSteps || !fresh {
 				continue
 			}
 			errs = append(errs, &stack.Error{File: d.File, Line: d.Line, Object: object,

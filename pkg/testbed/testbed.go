@@ -167,7 +167,9 @@ func Check(s *stack.Stack, opts Options) (stack.Provider, error) {
 		return "", err
 	}
 	if provider == stack.ProviderSim {
-		if err := simKinds(s, cms); err != nil {
+		// A running cluster of the stack's (up reuses it) may hold CRDs
+		// installed by hand: only a fresh one holds nothing but the stack's.
+		if err := simKinds(s, cms, !simClusterExists(s, opts)); err != nil {
 			return "", &Error{Kind: KindInvalid, Err: err}
 		}
 		if err := s.SimTimeouts(opts.Timeout); err != nil {
@@ -175,6 +177,17 @@ func Check(s *stack.Stack, opts Options) (stack.Provider, error) {
 		}
 	}
 	return provider, nil
+}
+
+// simClusterExists reports whether the stack's sim cluster is there to be
+// reused (state only: no process is asked).
+func simClusterExists(s *stack.Stack, opts Options) bool {
+	if opts.StateDir == "" {
+		return false
+	}
+	p := sim.New(sim.Options{StateDir: filepath.Join(opts.StateDir, "clusters")})
+	_, err := p.Get(s.Metadata.Name)
+	return err == nil
 }
 
 // checkKustomize rejects kustomize directories, which nothing builds yet.
@@ -250,6 +263,15 @@ func kubeconfigREST(s *stack.Stack) (*rest.Config, string, error) {
 	cfg, err := cc.ClientConfig()
 	if clientcmd.IsEmptyConfig(err) {
 		// client-go's own message suggests KUBERNETES_MASTER, long gone.
+		var found []string
+		for _, p := range rules.GetLoadingPrecedence() {
+			if _, err := os.Stat(p); err == nil {
+				found = append(found, p)
+			}
+		}
+		if len(found) > 0 {
+			return nil, "", &Error{Kind: KindInfra, Err: fmt.Errorf("kubeconfig provider: %s: no current context: set spec.cluster.kubeconfig.context in the stack file, or the kubeconfig's current-context", strings.Join(found, ", "))}
+		}
 		return nil, "", &Error{Kind: KindInfra, Err: fmt.Errorf("kubeconfig provider: no kubeconfig found (looked for %s): set spec.cluster.kubeconfig.path in the stack file, or KUBECONFIG", strings.Join(rules.GetLoadingPrecedence(), ", "))}
 	}
 	if err != nil {
