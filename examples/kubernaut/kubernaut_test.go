@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -308,6 +309,19 @@ func checkRegistered(t *testing.T, env *testbed.Env) {
 		if err != nil {
 			t.Errorf("kubectl %v: %v\n%s", args, err, out)
 		}
+	}
+	// Run by hand (no TESTBED_RUN: it checks DataStorage and Tekton
+	// itself), again: the same two workflows, nothing new.
+	cmd := exec.Command("./hack/register-workflows.sh")
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "TESTBED_") && !strings.HasPrefix(kv, "KUBECONFIG=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, "KUBECONFIG="+env.Kubeconfig, "TESTBED_STACK="+env.Stack.Metadata.Name, "TESTBED_NAMESPACE="+env.Stack.Spec.Namespace)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "waiting for DataStorage and Tekton") || !strings.Contains(string(out), "2 workflows registered") {
+		t.Errorf("register-workflows.sh by hand: %v\n%s", err, out)
 	}
 }
 

@@ -57,13 +57,16 @@ labels="app.kubernetes.io/managed-by: testbed
     testbed.dev/component: register-workflows"
 
 # 1. DataStorage and Tekton are ready: the stack orders this step after
-#    them; check it here too, so the script is safe to run by hand.
-echo "register-workflows: waiting for DataStorage and Tekton (${timeout})"
-k -n "$ns" rollout status deployment/datastorage --timeout="$timeout"
-k -n tekton-pipelines rollout status deployment/tekton-pipelines-controller --timeout="$timeout"
-k -n tekton-pipelines rollout status deployment/tekton-pipelines-webhook --timeout="$timeout"
-k wait --for=condition=Established --timeout="$timeout" crd/pipelines.tekton.dev crd/pipelineruns.tekton.dev
-k get namespace "$wfns" >/dev/null
+#    them (testbed runs it only then, and sets TESTBED_RUN); run by hand,
+#    the script checks it itself.
+if [[ -z ${TESTBED_RUN:-} ]]; then
+	echo "register-workflows: waiting for DataStorage and Tekton (${timeout})"
+	k -n "$ns" rollout status deployment/datastorage --timeout="$timeout"
+	k -n tekton-pipelines rollout status deployment/tekton-pipelines-controller --timeout="$timeout"
+	k -n tekton-pipelines rollout status deployment/tekton-pipelines-webhook --timeout="$timeout"
+	k wait --for=condition=Established --timeout="$timeout" crd/pipelines.tekton.dev crd/pipelineruns.tekton.dev
+	k get namespace "$wfns" >/dev/null
+fi
 
 # 2. The workflows: id, version, description, the step's script.
 workflows=(
@@ -71,11 +74,14 @@ workflows=(
 	"intentional-failure|1.0.0|Fails on purpose, to exercise failure details and the cooldown.|echo \"failing for \$(params.TARGET_RESOURCE)\" >&2; exit 1"
 )
 
+# One apply for every workflow: each kubectl is a process of its own.
+docs=""
 for w in "${workflows[@]}"; do
 	IFS='|' read -r id version description script <<<"$w"
 	name="test-$id"
 	echo "register-workflows: $name v$version"
-	k apply --server-side --field-manager=kubernaut-register-workflows -f - <<YAML
+	docs+=$(cat <<YAML
+---
 apiVersion: tekton.dev/v1
 kind: Pipeline
 metadata:
@@ -123,12 +129,17 @@ data:
     parameters:
       - {name: TARGET_RESOURCE, type: string, required: true}
 YAML
+)
+	docs+=$'\n'
 done
+k apply --server-side --field-manager=kubernaut-register-workflows -f - <<<"$docs"
 
-# 3. Read back what was registered.
+# 3. Read back what was registered (one read for both kinds).
 want=${#workflows[@]}
-got=$(k -n "$ns" get configmaps -l kubernaut.ai/workflow-catalog=true,testbed.dev/stack="$stack" -o name | wc -l)
-pipelines=$(k -n "$wfns" get pipelines.tekton.dev -l testbed.dev/stack="$stack" -o name | wc -l)
+mine="testbed.dev/stack=$stack,testbed.dev/component=register-workflows"
+registered=$(k get configmaps,pipelines.tekton.dev --all-namespaces -l "$mine" -o 'custom-columns=KIND:.kind,NS:.metadata.namespace,CATALOG:.metadata.labels.kubernaut\.ai/workflow-catalog' --no-headers)
+got=$(grep -c "^ConfigMap *$ns *true\b" <<<"$registered" || true)
+pipelines=$(grep -c "^Pipeline *$wfns " <<<"$registered" || true)
 if ((got != want || pipelines != want)); then
 	echo "register-workflows: want $want workflows, catalog has $got and $wfns has $pipelines Pipelines" >&2
 	exit 1
