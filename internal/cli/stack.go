@@ -203,8 +203,16 @@ func writable(path string) error {
 	if path == "" {
 		return nil
 	}
-	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
-		return errors.New("is a directory")
+	if fi, err := os.Stat(path); err == nil {
+		if fi.IsDir() {
+			return errors.New("is a directory")
+		}
+		// There already: it must open for writing (not truncated here).
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return fmt.Errorf("cannot write it: %w", errors.Unwrap(err))
+		}
+		return f.Close()
 	}
 	dir := filepath.Dir(path)
 	fi, err := os.Stat(dir)
