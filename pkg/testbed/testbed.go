@@ -146,10 +146,23 @@ func KindOf(err error) Kind {
 // it starts anything: a provider it cannot use, images it would have to
 // build where it cannot, manifests that do not read (or are kustomize
 // directories), and on sim a kind the API server cannot serve and a
-// timeout that the sim timings make certain (see stack.SimTimeouts). It returns the provider the stack runs on.
-// `testbed plan` calls it, so that a plan that passes is a stack up
-// accepts.
+// timeout that the sim timings make certain (see stack.SimTimeouts). It
+// returns the provider the stack runs on. `testbed plan` calls it, so that
+// a plan that passes is a stack up accepts.
 func Check(s *stack.Stack, opts Options) (stack.Provider, error) {
+	provider, err := checkProvider(s, opts)
+	if err != nil {
+		return "", err
+	}
+	cms, err := s.Manifests(nil)
+	if err != nil {
+		return "", &Error{Kind: KindInvalid, Err: err}
+	}
+	return provider, checkManifests(s, opts, provider, cms)
+}
+
+// checkProvider is Check's provider and images part.
+func checkProvider(s *stack.Stack, opts Options) (stack.Provider, error) {
 	provider, err := providerOf(s, opts)
 	if err != nil {
 		return "", err
@@ -159,24 +172,27 @@ func Check(s *stack.Stack, opts Options) (stack.Provider, error) {
 			return "", invalidf("image %q is built from source, and image builds are not implemented yet for provider %s: give it a ref, or use the sim provider (which never builds)", img.Name, provider)
 		}
 	}
-	cms, err := s.Manifests(nil)
-	if err != nil {
-		return "", &Error{Kind: KindInvalid, Err: err}
-	}
-	if err := checkKustomize(cms); err != nil {
-		return "", err
-	}
-	if provider == stack.ProviderSim {
-		// A running cluster of the stack's (up reuses it) may hold CRDs
-		// installed by hand: only a fresh one holds nothing but the stack's.
-		if err := simKinds(s, cms, !simClusterExists(s, opts)); err != nil {
-			return "", &Error{Kind: KindInvalid, Err: err}
-		}
-		if err := s.SimTimeouts(opts.Timeout); err != nil {
-			return "", &Error{Kind: KindInvalid, Err: err}
-		}
-	}
 	return provider, nil
+}
+
+// checkManifests is Check's part on the manifests as read (Up reads them
+// once, with its substitutions, and checks those).
+func checkManifests(s *stack.Stack, opts Options, provider stack.Provider, cms []stack.ComponentManifests) error {
+	if err := checkKustomize(cms); err != nil {
+		return err
+	}
+	if provider != stack.ProviderSim {
+		return nil
+	}
+	// A running cluster of the stack's (up reuses it) may hold CRDs
+	// installed by hand: only a fresh one holds nothing but the stack's.
+	if err := simKinds(s, cms, !simClusterExists(s, opts)); err != nil {
+		return &Error{Kind: KindInvalid, Err: err}
+	}
+	if err := s.SimTimeouts(opts.Timeout); err != nil {
+		return &Error{Kind: KindInvalid, Err: err}
+	}
+	return nil
 }
 
 // simClusterExists reports whether the stack's sim cluster is there to be

@@ -76,7 +76,7 @@ func Up(ctx context.Context, s *stack.Stack, opts Options) (*Env, error) {
 		r.id = stack.NewRunID()
 	}
 	var err error
-	if r.provider, err = Check(s, opts); err != nil {
+	if r.provider, err = checkProvider(s, opts); err != nil {
 		return nil, err
 	}
 	if err := r.resolve(); err != nil {
@@ -143,7 +143,7 @@ func (r *run) resolve() error {
 	if err != nil {
 		return &Error{Kind: KindInvalid, Err: err}
 	}
-	if err := checkKustomize(cms); err != nil {
+	if err := checkManifests(s, r.opts, r.provider, cms); err != nil {
 		return err
 	}
 	r.docs = map[string][]stack.Document{}
