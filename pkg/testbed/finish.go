@@ -144,8 +144,11 @@ func (r *run) report(res *engine.Result, result report.Result) *report.Report {
 				rc.Status = report.StatusSkipped
 			}
 		default:
+			// Still coming up when the run stopped: timed out only if the
+			// stack's own deadline stopped it; pending if another
+			// component's failure or timeout did.
 			rc.Status = report.StatusPending
-			if result == report.ResultTimeout {
+			if result == report.ResultTimeout && r.deadlinePassed {
 				rc.Status = report.StatusTimeout
 				rc.Reason = "not ready when the stack's deadline passed"
 			}

@@ -41,6 +41,9 @@ type run struct {
 	track *ready.Tracker
 
 	createdCluster bool
+	// deadlinePassed: the stack's own deadline ended the run (not a
+	// component's timeout, not an interruption).
+	deadlinePassed bool
 	simP           *sim.Provider
 
 	mu       sync.Mutex
@@ -98,6 +101,7 @@ func Up(ctx context.Context, s *stack.Stack, opts Options) (*Env, error) {
 		return nil, invalidf("%v", err)
 	}
 	res, runErr := g.Run(runCtx, engine.Options{OnEvent: r.onNodeEvent})
+	r.deadlinePassed = runCtx.Err() != nil && ctx.Err() == nil
 	env := &Env{Stack: s, Kubeconfig: r.kcfg, Ports: r.vars.Ports, cfg: r.cfg}
 	if r.track != nil {
 		defer r.track.Stop()

@@ -439,8 +439,10 @@ spec:
   namespace: never
   components:
     - {name: stuck, manifests: [stuck.yaml], sim: {fail: NeverReady}, timeout: 3s}
+    - {name: slow, manifests: [slow.yaml], sim: {readyAfter: 60s}}
 `,
 			"stuck.yaml": dep("stuck"),
+			"slow.yaml":  dep("slow"),
 		})
 		env, err := up(t, s, options(t))
 		if err == nil {
@@ -452,6 +454,11 @@ spec:
 		st := component(t, env.Report, "stuck")
 		if st.Status != report.StatusTimeout || !strings.Contains(st.Reason, "Deployment never/stuck") {
 			t.Errorf("stuck: %s %q", st.Status, st.Reason)
+		}
+		// Still coming up when stuck's own timeout stopped the run: pending,
+		// not timed out (the stack's deadline never passed).
+		if sl := component(t, env.Report, "slow"); sl.Status != report.StatusPending || sl.Reason != "" {
+			t.Errorf("slow: %s %q, want pending with no reason", sl.Status, sl.Reason)
 		}
 	})
 }
