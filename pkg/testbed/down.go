@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -160,6 +161,16 @@ func Status(ctx context.Context, s *stack.Stack, opts Options) ([]ComponentStatu
 			defer cancel()
 			if err := tr.Wait(wctx, refs); err != nil {
 				out[i].Reason = err.Error()
+				// Not ready yet is not a timeout: status looks, it does
+				// not wait.
+				var te *ready.TimeoutError
+				if errors.As(err, &te) && ctx.Err() == nil {
+					parts := make([]string, len(te.Pending))
+					for j, p := range te.Pending {
+						parts[j] = p.String()
+					}
+					out[i].Reason = "not ready: " + strings.Join(parts, "; ")
+				}
 				return
 			}
 			out[i].Ready = true

@@ -444,7 +444,14 @@ spec:
 			"stuck.yaml": dep("stuck"),
 			"slow.yaml":  dep("slow"),
 		})
-		env, err := up(t, s, options(t))
+		opts := options(t)
+		opts.KeepOnFailure = true // for status, below
+		t.Cleanup(func() {
+			if err := testbed.Down(context.Background(), s, opts); err != nil {
+				t.Errorf("down: %v", err)
+			}
+		})
+		env, err := up(t, s, opts)
 		if err == nil {
 			t.Fatal("up succeeded with a NeverReady component")
 		}
@@ -459,6 +466,17 @@ spec:
 		// not timed out (the stack's deadline never passed).
 		if sl := component(t, env.Report, "slow"); sl.Status != report.StatusPending || sl.Reason != "" {
 			t.Errorf("slow: %s %q, want pending with no reason", sl.Status, sl.Reason)
+		}
+		// status on the kept stack: slow is not ready yet, which is not a
+		// timeout: status looks, it does not wait.
+		sts, err := testbed.Status(context.Background(), s, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range sts {
+			if st.Name == "slow" && (st.Ready || !strings.HasPrefix(st.Reason, "not ready: Deployment never/slow: ")) {
+				t.Errorf("status of slow: ready %v, reason %q; want not ready: Deployment never/slow: …", st.Ready, st.Reason)
+			}
 		}
 	})
 }
