@@ -722,6 +722,21 @@ func TestUpTimeout(t *testing.T) {
 	if procs := procsMentioning(state); len(procs) > 0 {
 		t.Errorf("processes left after a timeout:\n%s", strings.Join(procs, "\n"))
 	}
+
+	// Again, keeping what failed and with the diagnostics where asked: up
+	// says what it kept and how to remove it.
+	diag := filepath.Join(tmp, "diag")
+	r = run(t, state, "up", "-f", file, "--keep-on-failure", "--diagnostics-dir", diag)
+	kubeconfig := filepath.Join(state, "clusters", "timeout", "kubeconfig")
+	if want := "testbed: kept for inspection (--keep-on-failure): KUBECONFIG=" + kubeconfig + "; remove it with `testbed down -f " + file + "`"; r.code != 1 || !strings.Contains(r.stderr, want) {
+		t.Errorf("up --keep-on-failure: exit %d; want 1 and %q in:\n%s", r.code, want, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(diag, "stuck")); err != nil {
+		t.Errorf("no diagnostics under --diagnostics-dir: %v", err)
+	}
+	if r := run(t, state, "down", "-f", file); r.code != 0 || len(clusterDirs(t, state)) > 0 {
+		t.Errorf("down after --keep-on-failure: exit %d, clusters %q\n%s", r.code, clusterDirs(t, state), r.stderr)
+	}
 }
 
 // jsonReport is the JSON report, as DESIGN §6 writes it.

@@ -81,6 +81,7 @@ func newUpCmd(g *globals) *cobra.Command {
 	var reportPath, junitPath, timelinePath, phases string
 	var keep bool
 	var verbosity int
+	var diagDir string
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Bring a stack up and return once every component is ready",
@@ -125,6 +126,7 @@ Exit codes: 0 ready, 1 a component failed or timed out, 2 invalid input,
 			opts := g.options(&f)
 			opts.Timeout = timeout
 			opts.KeepOnFailure = keep
+			opts.DiagDir = diagDir
 			opts.Strict = phases == "strict"
 			prog := report.NewProgress(g.stderr, g.isTTY(), nil)
 			if g.isTTY() {
@@ -160,6 +162,9 @@ Exit codes: 0 ready, 1 a component failed or timed out, 2 invalid input,
 					fmt.Fprintf(g.stderr, "testbed: %v\n", err)
 				}
 			}
+			if upErr != nil && keep && env.Kubeconfig != "" && testbed.KindOf(upErr) != testbed.KindInterrupted {
+				fmt.Fprintf(g.stderr, "testbed: kept for inspection (--keep-on-failure): KUBECONFIG=%s; remove it with `testbed down -f %s`\n", env.Kubeconfig, f.file)
+			}
 			if upErr != nil {
 				var ee *exitError
 				if errors.As(upErr, &ee) {
@@ -177,6 +182,7 @@ Exit codes: 0 ready, 1 a component failed or timed out, 2 invalid input,
 	cmd.Flags().StringVar(&junitPath, "junit", "", "write a JUnit XML report here (one testcase per component)")
 	cmd.Flags().StringVar(&timelinePath, "timeline", "", "draw the bring-up here as an SVG Gantt chart (on success and on failure)")
 	cmd.Flags().BoolVar(&keep, "keep-on-failure", false, "leave what a failed run started in place, for inspection")
+	cmd.Flags().StringVar(&diagDir, "diagnostics-dir", "", "write failed components' diagnostics here (default: $TMPDIR/testbed-diagnostics/STACK-RUN)")
 	cmd.Flags().StringVar(&phases, "phases", "overlap", "overlap: build and create the cluster at once; strict: build first")
 	cmd.Flags().IntVarP(&verbosity, "verbosity", "v", 0, "more progress detail (1: every object's readiness changes)")
 	return cmd
