@@ -57,6 +57,7 @@ func TestParseRejects(t *testing.T) {
 		stack string
 		files map[string]string
 		want  []string // each must appear in the error
+		only  bool     // and nothing else: one problem per want
 	}{
 		{
 			name: "unknown field in spec",
@@ -504,6 +505,16 @@ spec:
 			want:  []string{`bad.yaml:1: components[0] "app": document 1: kind: want a string, got 5`},
 		},
 		{
+			name: "Secret data that is not base64, its value never shown",
+			stack: head + `  components:
+    - name: app
+      manifests: [s.yaml]
+`,
+			files: map[string]string{"s.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\ndata:\n  ok: czNjcjN0\n  PASSWORD: s3cr3t-VALUE\n  ref: ${stack}\nstringData: {plain: s3cr3t-VALUE}\n"},
+			want:  []string{`s.yaml:1: components[0] "app": document 1 (Secret): data.PASSWORD is not base64 (the API server would reject it); put plain text under stringData`},
+			only:  true,
+		},
+		{
 			name: "manifests without an object",
 			stack: head + `  components:
     - name: app
@@ -744,6 +755,12 @@ spec:
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("error does not contain\n  %s\ngot:\n  %s", want, strings.ReplaceAll(err.Error(), "\n", "\n  "))
 				}
+			}
+			if tt.only && len(list) != len(tt.want) {
+				t.Errorf("%d problems, want only %d:\n%v", len(list), len(tt.want), err)
+			}
+			if strings.Contains(err.Error(), "s3cr3t-VALUE") {
+				t.Errorf("a Secret's value is in the error:\n%v", err)
 			}
 		})
 	}

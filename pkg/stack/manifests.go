@@ -2,6 +2,7 @@ package stack
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -284,10 +286,14 @@ func readDocuments(f ManifestFile, object string, value func(kind, name string) 
 		// of ${namespace} inside a flow mapping ({host: db.${namespace}}).
 		// Judge the file as it will be applied: with values of the right
 		// shape in place of the references (on the same lines).
+		// Kept only if it reads better: placeholders are not the values,
+		// and a check of a value (a Secret's base64) would fail on them.
 		if shaped := placeholders(string(data)); shaped != string(data) {
-			docs, perrs = parseDocuments(f.Name, []byte(shaped), object)
-			for i := range docs {
-				docs[i].shaped = true
+			if sdocs, serrs := parseDocuments(f.Name, []byte(shaped), object); len(serrs) < len(perrs) {
+				docs, perrs = sdocs, serrs
+				for i := range docs {
+					docs[i].shaped = true
+				}
 			}
 		}
 	}
@@ -414,7 +420,40 @@ func checkObject(name string, line int, object, what string, obj map[string]any,
 		errs.add(name, line, object, "%s: missing %s", what, strings.Join(missing, ", "))
 		return false
 	}
-	return true
+	return checkSecretData(name, line, object, what, obj, errs)
+}
+
+// checkSecretData checks that a Secret's data values are base64, as the API
+// server will, without ever showing a value.
+func checkSecretData(name string, line int, object, what string, obj map[string]any, errs *ErrorList) bool {
+	if obj["apiVersion"] != "v1" || obj["kind"] != "Secret" {
+		return true
+	}
+	data, _ := obj["data"].(map[string]any)
+	keys := make([]string, 0, len(data))
+	for k := range data {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	ok := true
+	for _, k := range keys {
+		v, isString := data[k].(string)
+		if !isString {
+			if data[k] != nil {
+				errs.add(name, line, object, "%s: data.%s: want a base64 string", what, k)
+				ok = false
+			}
+			continue
+		}
+		if strings.Contains(v, "${") {
+			continue // a reference, substituted later
+		}
+		if _, err := base64.StdEncoding.DecodeString(v); err != nil {
+			errs.add(name, line, object, "%s: data.%s is not base64 (the API server would reject it); put plain text under stringData", what, k)
+			ok = false
+		}
+	}
+	return ok
 }
 
 // jsonValue converts a value decoded by yaml.v3 into one that encoding/json
