@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/kubetestbed/testbed/internal/ready"
 	"github.com/kubetestbed/testbed/internal/report"
 	"github.com/kubetestbed/testbed/pkg/stack"
 	"github.com/kubetestbed/testbed/pkg/testbed"
@@ -129,6 +130,7 @@ Exit codes: 0 ready, 1 a component failed or timed out, 2 invalid input,
 			opts.DiagDir = diagDir
 			opts.Strict = phases == "strict"
 			prog := report.NewProgress(g.stderr, g.isTTY(), nil)
+			stopTick := make(chan struct{})
 			if g.isTTY() {
 				if w, _, err := term.GetSize(int(os.Stderr.Fd())); err == nil {
 					prog.SetWidth(w)
@@ -143,11 +145,34 @@ Exit codes: 0 ready, 1 a component failed or timed out, 2 invalid input,
 					if verbosity > 0 {
 						prog.Printf("%s %s", ev.Component, ev.Detail)
 					}
+					// What the component waits for: its latest object
+					// not ready ("Deployment ns/db: 0/1 replicas ready").
+					if !strings.Contains(ev.Detail, ": "+string(ready.Ready)+" ") {
+						prog.Waiting(ev.Component, strings.Replace(ev.Detail, ": "+string(ready.InProgress)+" ", ": ", 1))
+					}
 					return
 				}
 				prog.Component(ev.Component, ev.State, ev.Detail)
 			}
+			tick := time.NewTicker(time.Second)
+			ticking := make(chan struct{})
+			go func() {
+				defer close(ticking)
+				for {
+					select {
+					case <-tick.C:
+						prog.Tick()
+					case <-cmd.Context().Done():
+						return
+					case <-stopTick:
+						return
+					}
+				}
+			}()
 			env, upErr := testbed.Up(cmd.Context(), s, opts)
+			tick.Stop()
+			close(stopTick)
+			<-ticking
 			prog.Close()
 			if env == nil || env.Report == nil {
 				// Rejected before anything started.

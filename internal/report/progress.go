@@ -35,6 +35,21 @@ type Progress struct {
 type progressLine struct {
 	name, state, detail string
 	at                  time.Time // when state or detail last changed
+	waiting             string    // what it waits for now (see Waiting)
+	told                time.Time // plain mode: when its last line was printed
+}
+
+// HeartbeatEvery is how often, in plain mode, Tick prints a line for a
+// component that is still coming up.
+const HeartbeatEvery = 10 * time.Second
+
+// settled reports whether a component's state is final.
+func settled(state string) bool {
+	switch state {
+	case "ready", "failed", "timeout", "skipped":
+		return true
+	}
+	return false
 }
 
 // NewProgress returns a Progress writing to w. tty selects the redrawn
@@ -80,7 +95,7 @@ func (p *Progress) Component(name, state, detail string) {
 	} else if l.state == state && l.detail == detail {
 		return
 	}
-	l.state, l.detail, l.at = state, detail, p.now()
+	l.state, l.detail, l.at, l.told = state, detail, p.now(), p.now()
 	if p.tty {
 		var b bytes.Buffer
 		p.redraw(&b)
@@ -92,6 +107,56 @@ func (p *Progress) Component(name, state, detail string) {
 		text += ": " + detail
 	}
 	p.write([]byte(stamp(l.at) + " " + text + "\n"))
+}
+
+// Waiting records what a component that is coming up waits for now, such
+// as "Deployment ns/db: 0/1 replicas ready". It prints nothing itself: Tick
+// shows it.
+func (p *Progress) Waiting(name, why string) {
+	why = oneLine(why)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, l := range p.lines {
+		if l.name == name {
+			l.waiting = why
+		}
+	}
+}
+
+// Tick shows that time passes for the components still coming up: in tty
+// mode it redraws the block, whose unsettled lines show how long they have
+// waited and for what; in plain mode it prints, for each component that
+// has printed nothing for HeartbeatEvery, a line saying how long it has
+// been in its state and what it waits for. Call it every second or so.
+func (p *Progress) Tick() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
+	now := p.now()
+	if p.tty {
+		for _, l := range p.lines {
+			if !settled(l.state) {
+				var b bytes.Buffer
+				p.redraw(&b)
+				p.write(b.Bytes())
+				return
+			}
+		}
+		return
+	}
+	for _, l := range p.lines {
+		if settled(l.state) || now.Sub(l.told) < HeartbeatEvery {
+			continue
+		}
+		l.told = now
+		text := fmt.Sprintf("%s %s %.0fs", l.name, l.state, now.Sub(l.at).Seconds())
+		if l.waiting != "" {
+			text += ", waiting for " + l.waiting
+		}
+		p.write([]byte(stamp(now) + " " + text + "\n"))
+	}
 }
 
 // Printf prints a message that is not about one component, such as a
@@ -142,10 +207,18 @@ func (p *Progress) redraw(b *bytes.Buffer) {
 		nameW = max(nameW, utf8.RuneCountInString(l.name))
 		stateW = max(stateW, utf8.RuneCountInString(l.state))
 	}
+	now := p.now()
 	for _, l := range p.lines {
 		text := fmt.Sprintf("%-*s  %-*s  %6.1fs", nameW, l.name, stateW, l.state, l.at.Sub(p.start).Seconds())
 		if l.detail != "" {
 			text += "  " + l.detail
+		}
+		if !settled(l.state) && now.Sub(l.at) >= time.Second {
+			text += fmt.Sprintf("  (%.0fs", now.Sub(l.at).Seconds())
+			if l.waiting != "" {
+				text += ": " + l.waiting
+			}
+			text += ")"
 		}
 		b.WriteString("\r\x1b[2K" + p.fit(text) + "\n")
 	}

@@ -67,6 +67,64 @@ func TestProgressPlain(t *testing.T) {
 	}
 }
 
+// Tick: in plain mode a line for each component that has printed nothing
+// for HeartbeatEvery, with what it waits for; in tty mode a redraw whose
+// unsettled lines say how long, and for what.
+func TestProgressTick(t *testing.T) {
+	var b bytes.Buffer
+	c := &clock{now: start}
+	p := report.NewProgress(&b, false, c.Now)
+	c.at(1000)
+	p.Component("db", "applied", "3 objects")
+	p.Component("cache", "applied", "")
+	p.Waiting("db", "Deployment ns/db: 0/1 replicas ready")
+	p.Waiting("ghost", "never shown") // not a component: ignored
+	for _, ms := range []int{2000, 5000, 10999} {
+		c.at(ms)
+		p.Tick()
+	}
+	if b.Len() != len("2026-11-25T10:00:01.000Z db applied: 3 objects\n2026-11-25T10:00:01.000Z cache applied\n") {
+		t.Errorf("a heartbeat before %s:\n%s", report.HeartbeatEvery, b.String())
+	}
+	c.at(11000)
+	p.Tick()
+	c.at(11500)
+	p.Component("cache", "ready", "")
+	c.at(21000)
+	p.Tick()
+	c.at(22000)
+	p.Tick()
+	want := `2026-11-25T10:00:01.000Z db applied: 3 objects
+2026-11-25T10:00:01.000Z cache applied
+2026-11-25T10:00:11.000Z db applied 10s, waiting for Deployment ns/db: 0/1 replicas ready
+2026-11-25T10:00:11.000Z cache applied 10s
+2026-11-25T10:00:11.500Z cache ready
+2026-11-25T10:00:21.000Z db applied 20s, waiting for Deployment ns/db: 0/1 replicas ready
+`
+	if b.String() != want {
+		t.Errorf("plain heartbeats:\n%s\nwant:\n%s", b.String(), want)
+	}
+
+	b.Reset()
+	p = report.NewProgress(&b, true, c.Now)
+	c.at(22000)
+	p.Component("db", "applied", "")
+	p.Waiting("db", "Job ns/migrate: 0/1 succeeded")
+	b.Reset()
+	c.at(34500)
+	p.Tick()
+	if got, want := b.String(), "\x1b[1A\r\x1b[2Kdb  applied     0.0s  (12s: Job ns/migrate: 0/1 succeeded)\n"; got != want {
+		t.Errorf("tty tick = %q, want %q", got, want)
+	}
+	b.Reset()
+	p.Component("db", "ready", "")
+	b.Reset()
+	p.Tick()
+	if b.Len() != 0 {
+		t.Errorf("a tick with everything settled redrew: %q", b.String())
+	}
+}
+
 func TestProgressTTYEscapes(t *testing.T) {
 	var b bytes.Buffer
 	c := &clock{now: start}
@@ -79,7 +137,8 @@ func TestProgressTTYEscapes(t *testing.T) {
 	b.Reset()
 	c.at(2500)
 	p.Component("cache", "ready", "")
-	if got, want := b.String(), "\x1b[1A\r\x1b[2Kdb     applied     1.2s\n\r\x1b[2Kcache  ready       2.5s\n"; got != want {
+	// db has been applied for 1.3 s: its line says so.
+	if got, want := b.String(), "\x1b[1A\r\x1b[2Kdb     applied     1.2s  (1s)\n\r\x1b[2Kcache  ready       2.5s\n"; got != want {
 		t.Errorf("second draw = %q, want %q", got, want)
 	}
 	b.Reset()
@@ -88,7 +147,7 @@ func TestProgressTTYEscapes(t *testing.T) {
 		t.Errorf("an unchanged component redrew: %q", b.String())
 	}
 	p.Printf("note")
-	if got, want := b.String(), "\x1b[2A\r\x1b[2Knote\n\r\x1b[2Kdb     applied     1.2s\n\r\x1b[2Kcache  ready       2.5s\n"; got != want {
+	if got, want := b.String(), "\x1b[2A\r\x1b[2Knote\n\r\x1b[2Kdb     applied     1.2s  (1s)\n\r\x1b[2Kcache  ready       2.5s\n"; got != want {
 		t.Errorf("message above the block = %q, want %q", got, want)
 	}
 	b.Reset()
