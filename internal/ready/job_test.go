@@ -111,3 +111,42 @@ func joinDocs(docs []string) string {
 	}
 	return out
 }
+
+// A failed Job's reason names its last failed pod, the container that
+// exited and its code; the termination message joins the Job's message.
+func TestWithFailedJobPods(t *testing.T) {
+	failed := Result{Status: Failed, Reason: "Job failed: BackoffLimitExceeded", Message: "Job has reached the specified backoff limit"}
+	pods := y2us(t, `
+apiVersion: v1
+kind: Pod
+metadata: {name: migrate-a, namespace: app, creationTimestamp: "2026-01-01T00:00:00Z"}
+status:
+  phase: Failed
+  containerStatuses: [{name: migrate, state: {terminated: {exitCode: 2, reason: Error, message: "first try"}}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: migrate-b, namespace: app, creationTimestamp: "2026-01-01T00:00:30Z"}
+status:
+  phase: Failed
+  containerStatuses: [{name: migrate, state: {terminated: {exitCode: 1, reason: Error, message: "relation \"users\" does not exist"}}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: migrate-c, namespace: app, creationTimestamp: "2026-01-01T00:01:00Z"}
+status: {phase: Running}
+`)
+	got := WithFailedJobPods(failed, pods)
+	check(t, got, Failed, `Job failed: BackoffLimitExceeded; last failed pod "migrate-b": container "migrate" exited with code 1 (Error)`)
+	if want := `Job has reached the specified backoff limit; relation "users" does not exist`; got.Message != want {
+		t.Errorf("message = %q, want %q", got.Message, want)
+	}
+	// Not failed, or no failed pod: unchanged.
+	running := Result{Status: InProgress, Reason: "running"}
+	if r := WithFailedJobPods(running, pods); r != running {
+		t.Errorf("in progress: %v, want it unchanged", r)
+	}
+	if r := WithFailedJobPods(failed, pods[2:]); r != failed {
+		t.Errorf("no failed pod: %v, want it unchanged", r)
+	}
+}

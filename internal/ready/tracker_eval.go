@@ -81,6 +81,7 @@ func (t *Tracker) evaluate(ref ObjectRef) (Result, time.Time) {
 	}
 	if gk == jobGK {
 		r = WithSucceededJobPods(r, obj, pods)
+		r = WithFailedJobPods(r, pods)
 	}
 	r = WithDoomedPods(r, pods, time.Now(), t.grace)
 	if r.Status != InProgress {

@@ -342,7 +342,7 @@ spec:
 		ns := e.namespace(t, "jobfail")
 		ref := e.create(t, job(ns, "migrate", `sim.testbed.dev/fail: JobFailed, sim.testbed.dev/ready-after: 1s`, 0))
 		err, d := e.waitFor(5*time.Minute, ref)
-		wantFailed(t, err, ref, "Job failed: BackoffLimitExceeded")
+		wantFailed(t, err, ref, "Job failed: BackoffLimitExceeded; last failed pod \"migrate-")
 		if d > 15*time.Second {
 			t.Errorf("Wait failed after %v, want within a few seconds", d)
 		}

@@ -3,6 +3,7 @@ package ready
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -305,4 +306,38 @@ func WithSucceededJobPods(r Result, job *unstructured.Unstructured, pods []*unst
 		}
 	}
 	return ready("%d/%d pods succeeded (before the Job controller writes Complete)", len(done), completions)
+}
+
+// WithFailedJobPods adds to a failed Job's result what its last failed pod
+// says: which container exited with which code, and its termination
+// message. The Job's own condition says only BackoffLimitExceeded.
+func WithFailedJobPods(r Result, pods []*unstructured.Unstructured) Result {
+	if r.Status != Failed {
+		return r
+	}
+	var last *unstructured.Unstructured
+	for _, p := range pods {
+		if phase, _, _ := unstructured.NestedString(p.Object, "status", "phase"); phase != "Failed" {
+			continue
+		}
+		if last == nil {
+			last = p
+			continue
+		}
+		if a, b := last.GetCreationTimestamp().Time, p.GetCreationTimestamp().Time; b.After(a) || (b.Equal(a) && p.GetName() > last.GetName()) {
+			last = p
+		}
+	}
+	if last == nil {
+		return r
+	}
+	pf := podFailed(newFields(last.Object))
+	r.Reason += fmt.Sprintf("; last failed pod %q: %s", last.GetName(), strings.TrimPrefix(pf.Reason, "pod failed: "))
+	if pf.Message != "" {
+		if r.Message != "" {
+			r.Message += "; "
+		}
+		r.Message += pf.Message
+	}
+	return r
 }
