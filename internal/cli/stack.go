@@ -162,8 +162,6 @@ Exit codes: 0 ready, 1 a component failed or timed out, 2 invalid input,
 					select {
 					case <-tick.C:
 						prog.Tick()
-					case <-cmd.Context().Done():
-						return
 					case <-stopTick:
 						return
 					}

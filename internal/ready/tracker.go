@@ -121,11 +121,17 @@ func (e *TimeoutError) Error() string {
 	if e.Cause != nil && e.Cause != e.Err {
 		what += " (" + e.Cause.Error() + ")"
 	}
+	return what + ": " + e.PendingString()
+}
+
+// PendingString lists the objects not ready, each with its reason:
+// "Deployment ns/web: 0/1 replicas ready; Job ns/migrate: running: …".
+func (e *TimeoutError) PendingString() string {
 	parts := make([]string, len(e.Pending))
 	for i, p := range e.Pending {
 		parts[i] = p.String()
 	}
-	return what + ": " + strings.Join(parts, "; ")
+	return strings.Join(parts, "; ")
 }
 
 // Unwrap returns the context's error and its cause.

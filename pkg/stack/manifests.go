@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 // ManifestFile is a file, or a kustomize directory, that a component's
@@ -164,11 +165,8 @@ func (s *Stack) duplicateObjects(cms []ComponentManifests, unsubstituted bool) E
 			if ns == "" {
 				ns = s.Spec.Namespace
 			}
-			group, _, _ := strings.Cut(apiVersion, "/")
-			if !strings.Contains(apiVersion, "/") {
-				group = ""
-			}
-			key := strings.Join([]string{group, kind, ns, name}, "\x00")
+			gv, _ := schema.ParseGroupVersion(apiVersion)
+			key := strings.Join([]string{gv.Group, kind, ns, name}, "\x00")
 			w, dup := first[key]
 			if !dup {
 				first[key] = where{cm.Component, d}

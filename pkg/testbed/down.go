@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -165,11 +164,7 @@ func Status(ctx context.Context, s *stack.Stack, opts Options) ([]ComponentStatu
 				// not wait.
 				var te *ready.TimeoutError
 				if errors.As(err, &te) && ctx.Err() == nil {
-					parts := make([]string, len(te.Pending))
-					for j, p := range te.Pending {
-						parts[j] = p.String()
-					}
-					out[i].Reason = "not ready: " + strings.Join(parts, "; ")
+					out[i].Reason = "not ready: " + te.PendingString()
 				}
 				return
 			}

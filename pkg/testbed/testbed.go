@@ -198,11 +198,11 @@ func checkManifests(s *stack.Stack, opts Options, provider stack.Provider, cms [
 // simClusterExists reports whether the stack's sim cluster is there to be
 // reused (state only: no process is asked).
 func simClusterExists(s *stack.Stack, opts Options) bool {
-	if opts.StateDir == "" {
-		return false
+	p, err := simProvider(context.Background(), opts, false, func(Event) {})
+	if err != nil {
+		return false // no state directory: nothing to reuse
 	}
-	p := sim.New(sim.Options{StateDir: filepath.Join(opts.StateDir, "clusters")})
-	_, err := p.Get(s.Metadata.Name)
+	_, err = p.Get(s.Metadata.Name)
 	return err == nil
 }
 
