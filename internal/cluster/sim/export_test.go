@@ -18,3 +18,6 @@ func PIDs(c *Cluster) map[string]int {
 	}
 	return m
 }
+
+// ControlPlaneGOGC is the GOGC the control plane gets unless the caller sets one.
+const ControlPlaneGOGC = controlPlaneGOGC

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -215,6 +216,22 @@ func TestCluster(t *testing.T) {
 				if !strings.HasPrefix(a, "127.0.0.1:") {
 					t.Errorf("%s (pid %d) listens on %s", name, pid, a)
 				}
+			}
+		}
+	})
+
+	t.Run("control plane runs with the GOGC it was given", func(t *testing.T) {
+		want := "GOGC=" + sim.ControlPlaneGOGC
+		if v, ok := os.LookupEnv("GOGC"); ok {
+			want = "GOGC=" + v
+		}
+		for name, pid := range sim.PIDs(c) {
+			data, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if env := strings.Split(string(data), "\x00"); !slices.Contains(env, want) {
+				t.Errorf("%s (pid %d): environment has no %s", name, pid, want)
 			}
 		}
 	})

