@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 )
@@ -80,6 +81,16 @@ func (g *Graph) Add(n Node) error {
 
 // Len returns the number of nodes in the graph.
 func (g *Graph) Len() int { return len(g.nodes) }
+
+// Deps returns the dependencies of node id as added (duplicates dropped),
+// and whether the graph has that node.
+func (g *Graph) Deps(id NodeID) ([]NodeID, bool) {
+	i, ok := g.index[id]
+	if !ok {
+		return nil, false
+	}
+	return slices.Clone(g.nodes[i].Deps), true
+}
 
 // cycleThrough returns the cycle that adding n would close, as the chain
 // n, a dep of n, a dep of that, ..., n; or nil. Any cycle in the graph must

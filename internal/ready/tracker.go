@@ -313,6 +313,29 @@ func (t *Tracker) Track(refs ...ObjectRef) error {
 	return nil
 }
 
+// Watch starts the watches that tracking refs will need, without tracking
+// refs: a caller that knows what it is about to apply starts them before
+// the first apply, so that their initial lists are done, off the critical
+// path, by the time the objects exist. Kinds that are ready on apply (see
+// [Tracker.Applied]) need no watch, and custom kinds are left to Track
+// (their resources may not be served yet: a watch started too early backs
+// off). Errors of the watches show on the objects that use them.
+func (t *Tracker) Watch(refs ...ObjectRef) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.stopped {
+		return
+	}
+	for _, r := range refs {
+		if r.validate() != nil || isCustom(r) || readyOnApply(r) {
+			continue
+		}
+		for _, rk := range watchesFor(r) {
+			t.ensureWatchLocked(rk)
+		}
+	}
+}
+
 // Applied tells the tracker that ref was just written, as the API server's
 // answer to the write shows: the object exists, at metadata.generation gen.
 // An object of a built-in kind without a readiness rule (ConfigMap, Secret,

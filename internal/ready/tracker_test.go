@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
 	"testing"
@@ -616,6 +617,48 @@ func TestTrackerAppliedWithoutRule(t *testing.T) {
 	// The applied ConfigMap stays ready with a watch on its resource now
 	// running (it is not in the fake cluster).
 	check(t, tr.Status(cfg), Ready, "applied (ConfigMap has no readiness rule")
+}
+
+func TestTrackerWatchStartsWatchesEarly(t *testing.T) {
+	configMapsGVR := schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
+	tr, _ := fakeTracker(t, nil, TrackerOptions{})
+	web := ObjectRef{GVR: deploymentsGVR, Kind: "Deployment", Namespace: "ns", Name: "web"}
+	tr.Watch(
+		web,
+		ObjectRef{GVR: servicesGVR, Kind: "Service", Namespace: "ns", Name: "web"},
+		ObjectRef{GVR: configMapsGVR, Kind: "ConfigMap", Namespace: "ns", Name: "cfg"},
+		ObjectRef{GVR: widgetsGVR, Kind: "Widget", Namespace: "ns", Name: "w"},
+		ObjectRef{GVR: servicesGVR, Kind: "Service", Namespace: "ns"}, // no name: skipped
+	)
+	tr.mu.Lock()
+	got := map[string]bool{}
+	for gvr := range tr.watches {
+		got[gvr.GroupResource().String()] = true
+	}
+	tracked := len(tr.tracked)
+	tr.mu.Unlock()
+	want := map[string]bool{"deployments.apps": true, "pods": true, "replicasets.apps": true, "services": true, "endpointslices.discovery.k8s.io": true}
+	if !maps.Equal(got, want) {
+		t.Errorf("watches after Watch = %v, want %v (none for a kind ready on apply, none for a custom kind)", got, want)
+	}
+	if tracked != 0 {
+		t.Errorf("Watch tracked %d objects, want none", tracked)
+	}
+	// Tracking an object later reuses the watch started early.
+	tr.mu.Lock()
+	early := tr.watches[deploymentsGVR]
+	tr.mu.Unlock()
+	if err := tr.Track(web); err != nil {
+		t.Fatal(err)
+	}
+	tr.mu.Lock()
+	same := tr.watches[deploymentsGVR] == early
+	tr.mu.Unlock()
+	if !same {
+		t.Error("Track started a second watch on deployments.apps")
+	}
+	tr.Stop()
+	tr.Watch(web) // after Stop: nothing, no panic
 }
 
 // When Wait returns, OnChange has been told of every change it returned on:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
 
+	"github.com/kubetestbed/testbed/internal/apigroups"
 	"github.com/kubetestbed/testbed/internal/apply"
 	"github.com/kubetestbed/testbed/internal/cluster/sim"
 	"github.com/kubetestbed/testbed/internal/engine"
@@ -171,11 +173,17 @@ func (r *run) graph() (*engine.Graph, error) {
 	if err := g.Add(engine.Node{ID: clusterID, Phase: engine.PhaseCluster, Run: r.cluster}); err != nil {
 		return nil, err
 	}
+	leads := leaders(r.s)
 	for i := range r.s.Spec.Components {
 		c := &r.s.Spec.Components[i]
 		deps := []engine.NodeID{clusterID}
 		for _, d := range c.DependsOn {
 			deps = append(deps, readyID(d))
+		}
+		if len(c.DependsOn) == 0 && !slices.Contains(leads, c.Name) {
+			for _, l := range leads {
+				deps = append(deps, applyID(l))
+			}
 		}
 		if c.Run != nil {
 			if err := g.Add(engine.Node{ID: readyID(c.Name), Phase: engine.PhaseDeploy, Component: c.Name, Deps: deps,
@@ -194,6 +202,49 @@ func (r *run) graph() (*engine.Graph, error) {
 		}
 	}
 	return g, nil
+}
+
+// leaders are the components applied first at the deploy start: of those
+// that wait for nothing, the ones at the head of the longest chain of
+// dependsOn edges (none if no component has a dependsOn). The other
+// components that wait for nothing are applied as soon as the leaders'
+// objects are (one round of applies later, not once they are ready), so
+// that the first pods of the longest chain are not queued behind every
+// other object of the stack in the API server, the controllers and the
+// scheduler. Only the shape of the graph counts: testbed knows how long a
+// component takes only on sim.
+func leaders(s *stack.Stack) []string {
+	// depth: the longest chain of dependsOn edges waiting on a component.
+	// Order puts a component after its dependsOn, so walking it backwards
+	// meets every component's dependents before the component.
+	depth := map[string]int{}
+	order := s.Order()
+	for i := len(order) - 1; i >= 0; i-- {
+		if c := s.Component(order[i]); c != nil {
+			for _, d := range c.DependsOn {
+				if d != c.Name {
+					depth[d] = max(depth[d], depth[c.Name]+1)
+				}
+			}
+		}
+	}
+	root := func(c *stack.Component) bool { return len(c.DependsOn) == 0 && c.Run == nil }
+	best := 0
+	for i := range s.Spec.Components {
+		if c := &s.Spec.Components[i]; root(c) {
+			best = max(best, depth[c.Name])
+		}
+	}
+	if best == 0 {
+		return nil
+	}
+	var out []string
+	for i := range s.Spec.Components {
+		if c := &s.Spec.Components[i]; root(c) && depth[c.Name] == best {
+			out = append(out, c.Name)
+		}
+	}
+	return out
 }
 
 func (r *run) onNodeEvent(ev engine.Event) {
@@ -261,7 +312,31 @@ func (r *run) cluster(ctx context.Context) error {
 		return &Error{Kind: KindInfra, Err: err}
 	}
 	r.track = tr
+	// The watches the stack's objects will need, now: their initial lists
+	// are done before the first apply, off the critical path.
+	tr.Watch(r.builtinRefs()...)
 	return nil
+}
+
+// builtinRefs are the stack's objects of the API server's own kinds, as
+// the tracker knows them (custom kinds may not be served yet).
+func (r *run) builtinRefs() []ready.ObjectRef {
+	var refs []ready.ObjectRef
+	for _, docs := range r.docs {
+		for _, d := range docs {
+			u := unstructured.Unstructured{Object: d.Object}
+			gvk := u.GroupVersionKind()
+			if !apigroups.Builtin(gvk.Group) {
+				continue
+			}
+			m, err := r.app.Mapping(gvk)
+			if err != nil {
+				continue // applying it says why
+			}
+			refs = append(refs, ready.ObjectRef{GVR: m.Resource, Kind: gvk.Kind, Namespace: u.GetNamespace(), Name: u.GetName()})
+		}
+	}
+	return refs
 }
 
 // onObject reports an object's readiness change as an EventObject.
