@@ -172,6 +172,11 @@ func TestStacks(t *testing.T) {
 			if !slices.Equal(path[:min(len(path), 3)], sharedPath) {
 				t.Errorf("critical path %v does not start with %v", path, sharedPath)
 			}
+			// The deploy start applies PostgreSQL, the head of the longest
+			// dependsOn chain, before Redis, CRDs, Tekton and the rest.
+			if first, err := testbed.ApplyFirst(s); err != nil || !slices.Equal(first, sharedPath[:1]) {
+				t.Errorf("applied first %v (%v), want %v", first, err, sharedPath[:1])
+			}
 
 			// The shared DataStorage part, word for word as in datastorage.yaml.
 			if ref == nil {

@@ -374,7 +374,9 @@ func newPlanCmd(g *globals) *cobra.Command {
 		Long: `plan validates the stack in -f (every problem, with file:line) as up would,
 without starting anything, and prints its components in dependency order with
 their edges and sim timings, then the sim lower bound: the longest path
-through dependsOn, requires and readyAfter, which no bring-up can beat.
+through dependsOn, requires and readyAfter, which no bring-up can beat. If
+some components have a dependsOn, it also names those up applies first: the
+heads of the longest dependsOn chain among the components that wait for nothing.
 
   testbed plan -f examples/hello/testbed.yaml
   testbed plan -f stack.yaml --provider kubeconfig
@@ -415,6 +417,9 @@ Exit codes: 0 valid, 2 invalid (every problem printed).`,
 			}
 			if err := tw.Flush(); err != nil {
 				return err
+			}
+			if first, err := testbed.ApplyFirst(s); err == nil && len(first) > 0 {
+				fmt.Fprintf(g.stdout, "\napplied first: %s (heads of the longest dependsOn chain; the other components that wait for nothing follow once these are applied)\n", strings.Join(first, ", "))
 			}
 			lb, path := s.LowerBound()
 			fmt.Fprintf(g.stdout, "\nlower bound (sim): %.1f s\ncritical path: %s\n", lb, strings.Join(path, " → "))

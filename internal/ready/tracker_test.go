@@ -620,6 +620,7 @@ func TestTrackerAppliedWithoutRule(t *testing.T) {
 }
 
 func TestTrackerWatchStartsWatchesEarly(t *testing.T) {
+	statefulSetsGVR := schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "statefulsets"}
 	configMapsGVR := schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
 	tr, _ := fakeTracker(t, nil, TrackerOptions{})
 	web := ObjectRef{GVR: deploymentsGVR, Kind: "Deployment", Namespace: "ns", Name: "web"}
@@ -628,7 +629,7 @@ func TestTrackerWatchStartsWatchesEarly(t *testing.T) {
 		ObjectRef{GVR: servicesGVR, Kind: "Service", Namespace: "ns", Name: "web"},
 		ObjectRef{GVR: configMapsGVR, Kind: "ConfigMap", Namespace: "ns", Name: "cfg"},
 		ObjectRef{GVR: widgetsGVR, Kind: "Widget", Namespace: "ns", Name: "w"},
-		ObjectRef{GVR: servicesGVR, Kind: "Service", Namespace: "ns"}, // no name: skipped
+		ObjectRef{GVR: statefulSetsGVR, Kind: "StatefulSet", Namespace: "ns"}, // no name: skipped
 	)
 	tr.mu.Lock()
 	got := map[string]bool{}
@@ -658,7 +659,13 @@ func TestTrackerWatchStartsWatchesEarly(t *testing.T) {
 		t.Error("Track started a second watch on deployments.apps")
 	}
 	tr.Stop()
-	tr.Watch(web) // after Stop: nothing, no panic
+	tr.Watch(ObjectRef{GVR: statefulSetsGVR, Kind: "StatefulSet", Namespace: "ns", Name: "db"})
+	tr.mu.Lock()
+	after := len(tr.watches)
+	tr.mu.Unlock()
+	if after != len(want) {
+		t.Errorf("Watch after Stop: %d watches, want the %d from before", after, len(want))
+	}
 }
 
 // When Wait returns, OnChange has been told of every change it returned on:

@@ -11,7 +11,7 @@ import (
 	"github.com/kubetestbed/testbed/pkg/stack"
 )
 
-func TestLeaders(t *testing.T) {
+func TestApplyFirst(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
 		components string
@@ -38,11 +38,18 @@ func TestLeaders(t *testing.T) {
     - {name: x, manifests: [x.yaml], dependsOn: [seed]}
     - {name: y, manifests: [y.yaml], dependsOn: [x]}
     - {name: z, manifests: [z.yaml], dependsOn: [db]}`, []string{"db"}},
+		// Holding definitions back behind crs would leave crs waiting for
+		// its kind until the timeout.
+		{"none when a head applies a custom resource", `
+    - {name: crs, manifests: [crs.yaml]}
+    - {name: definitions, manifests: [definitions.yaml]}
+    - {name: app, manifests: [app.yaml], dependsOn: [crs]}`, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := parse(t, tc.components)
-			if got := leaders(s); !slices.Equal(got, tc.want) {
-				t.Errorf("leaders = %q, want %q", got, tc.want)
+			got, err := ApplyFirst(s)
+			if err != nil || !slices.Equal(got, tc.want) {
+				t.Errorf("ApplyFirst = %q, %v; want %q", got, err, tc.want)
 			}
 		})
 	}
@@ -65,7 +72,7 @@ func TestGraphAppliesLeadersFirst(t *testing.T) {
 	for id, want := range map[engine.NodeID][]engine.NodeID{
 		"apply:postgresql": {"cluster"},
 		"apply:redis":      {"cluster", "apply:postgresql"},
-		"ready:seed":       {"cluster", "apply:postgresql"},
+		"ready:seed":       {"cluster"}, // a run step is not held back
 		"apply:migrations": {"cluster", "ready:postgresql"},
 	} {
 		if got, _ := g.Deps(id); !slices.Equal(got, want) {
@@ -80,6 +87,9 @@ func parse(t *testing.T, components string) *stack.Stack {
 	dir := t.TempDir()
 	for _, m := range regexp.MustCompile(`manifests: \[(\w+)\.yaml\]`).FindAllStringSubmatch(components, -1) {
 		cm := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: " + m[1] + "}\n"
+		if m[1] == "crs" {
+			cm = "apiVersion: example.testbed.dev/v1\nkind: Gadget\nmetadata: {name: g1}\n"
+		}
 		if err := os.WriteFile(filepath.Join(dir, m[1]+".yaml"), []byte(cm), 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/rest"
 
 	"github.com/kubetestbed/testbed/internal/apigroups"
@@ -173,14 +174,14 @@ func (r *run) graph() (*engine.Graph, error) {
 	if err := g.Add(engine.Node{ID: clusterID, Phase: engine.PhaseCluster, Run: r.cluster}); err != nil {
 		return nil, err
 	}
-	leads := leaders(r.s)
+	leads := applyFirst(r.s, r.docs)
 	for i := range r.s.Spec.Components {
 		c := &r.s.Spec.Components[i]
 		deps := []engine.NodeID{clusterID}
 		for _, d := range c.DependsOn {
 			deps = append(deps, readyID(d))
 		}
-		if len(c.DependsOn) == 0 && !slices.Contains(leads, c.Name) {
+		if len(c.DependsOn) == 0 && c.Run == nil && !slices.Contains(leads, c.Name) {
 			for _, l := range leads {
 				deps = append(deps, applyID(l))
 			}
@@ -204,16 +205,32 @@ func (r *run) graph() (*engine.Graph, error) {
 	return g, nil
 }
 
-// leaders are the components applied first at the deploy start: of those
-// that wait for nothing, the ones at the head of the longest chain of
-// dependsOn edges (none if no component has a dependsOn). The other
-// components that wait for nothing are applied as soon as the leaders'
-// objects are (one round of applies later, not once they are ready), so
-// that the first pods of the longest chain are not queued behind every
-// other object of the stack in the API server, the controllers and the
-// scheduler. Only the shape of the graph counts: testbed knows how long a
-// component takes only on sim.
-func leaders(s *stack.Stack) []string {
+// ApplyFirst returns the components Up applies first at the deploy start:
+// of those that wait for nothing (run steps aside), the ones at the head of
+// the longest chain of dependsOn edges. Up applies the other components
+// that wait for nothing (not run steps) once these components' applies
+// have returned, not once they are ready, so that the first pods of the
+// longest chain are not queued behind every other object of the stack in
+// the API server, the controllers and the scheduler. Only the graph's
+// shape counts: testbed knows how long a component takes only on sim.
+//
+// None when no component has a dependsOn, or when one of those heads
+// applies an object of a kind the API server does not serve itself: its
+// CRD or APIService may come from a component held back behind it.
+// ApplyFirst reads the stack's manifests (unsubstituted) to tell.
+func ApplyFirst(s *stack.Stack) ([]string, error) {
+	cms, err := s.Manifests(nil)
+	if err != nil {
+		return nil, err
+	}
+	docs := map[string][]stack.Document{}
+	for _, cm := range cms {
+		docs[cm.Component] = cm.Documents
+	}
+	return applyFirst(s, docs), nil
+}
+
+func applyFirst(s *stack.Stack, docs map[string][]stack.Document) []string {
 	// depth: the longest chain of dependsOn edges waiting on a component.
 	// Order puts a component after its dependsOn, so walking it backwards
 	// meets every component's dependents before the component.
@@ -240,9 +257,17 @@ func leaders(s *stack.Stack) []string {
 	}
 	var out []string
 	for i := range s.Spec.Components {
-		if c := &s.Spec.Components[i]; root(c) && depth[c.Name] == best {
-			out = append(out, c.Name)
+		c := &s.Spec.Components[i]
+		if !root(c) || depth[c.Name] != best {
+			continue
 		}
+		for _, d := range docs[c.Name] {
+			gv, err := schema.ParseGroupVersion(fmt.Sprint(d.Object["apiVersion"]))
+			if err != nil || !apigroups.Builtin(gv.Group) {
+				return nil
+			}
+		}
+		out = append(out, c.Name)
 	}
 	return out
 }

@@ -336,9 +336,17 @@ kind: Stack
 metadata: {name: crds}
 spec:
   namespace: crds
+  timeout: 90s
   components:
     - {name: crs, manifests: [cr.yaml]}
     - {name: definitions, manifests: [crd.yaml]}
+    # crs heads the only dependsOn chain; it must not be applied before
+    # definitions (which would wait for its CRD until the timeout).
+    - {name: app, manifests: [app.yaml], dependsOn: [crs]}
+`,
+		"app.yaml": `apiVersion: v1
+kind: ConfigMap
+metadata: {name: app}
 `,
 		"crd.yaml": `apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition

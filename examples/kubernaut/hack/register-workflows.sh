@@ -136,12 +136,13 @@ done
 # 3. Check what the API server stored, from its answer to that same apply
 #    (each kubectl is a Go process of its own, about 0.15 s of CPU: a second
 #    one to read the objects back would compete with the stack's last pods
-#    for the machine): per object its kind, namespace and catalog label.
+#    for the machine): per object its kind, namespace, stack label (which
+#    `testbed down` selects by) and catalog label.
 want=${#workflows[@]}
 stored=$(k apply --server-side --field-manager=kubernaut-register-workflows -f - \
-	-o 'jsonpath={range .items[*]}{.kind} {.metadata.namespace} {.metadata.labels.kubernaut\.ai/workflow-catalog}{"\n"}{end}' <<<"$docs")
-got=$(grep -c "^ConfigMap $ns true$" <<<"$stored" || true)
-pipelines=$(grep -c "^Pipeline $wfns " <<<"$stored" || true)
+	-o 'jsonpath={range .items[*]}{.kind} {.metadata.namespace} {.metadata.labels.testbed\.dev/stack} {.metadata.labels.kubernaut\.ai/workflow-catalog}{"\n"}{end}' <<<"$docs")
+got=$(grep -c "^ConfigMap $ns $stack true$" <<<"$stored" || true)
+pipelines=$(grep -c "^Pipeline $wfns $stack " <<<"$stored" || true)
 if ((got != want || pipelines != want)); then
 	echo "register-workflows: want $want workflows, the API server stored $got catalog entries in $ns and $pipelines Pipelines in $wfns:" >&2
 	echo "$stored" >&2
