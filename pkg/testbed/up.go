@@ -11,7 +11,6 @@ import (
 
 	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/rest"
 
 	"github.com/kubetestbed/testbed/internal/apigroups"
@@ -262,8 +261,7 @@ func applyFirst(s *stack.Stack, docs map[string][]stack.Document) []string {
 			continue
 		}
 		for _, d := range docs[c.Name] {
-			gv, err := schema.ParseGroupVersion(fmt.Sprint(d.Object["apiVersion"]))
-			if err != nil || !apigroups.Builtin(gv.Group) {
+			if !apigroups.Builtin(docGVK(d).Group) {
 				return nil
 			}
 		}
@@ -349,8 +347,7 @@ func (r *run) builtinRefs() []ready.ObjectRef {
 	var refs []ready.ObjectRef
 	for _, docs := range r.docs {
 		for _, d := range docs {
-			u := unstructured.Unstructured{Object: d.Object}
-			gvk := u.GroupVersionKind()
+			gvk := docGVK(d)
 			if !apigroups.Builtin(gvk.Group) {
 				continue
 			}
@@ -358,6 +355,7 @@ func (r *run) builtinRefs() []ready.ObjectRef {
 			if err != nil {
 				continue // applying it says why
 			}
+			u := unstructured.Unstructured{Object: d.Object}
 			refs = append(refs, ready.ObjectRef{GVR: m.Resource, Kind: gvk.Kind, Namespace: u.GetNamespace(), Name: u.GetName()})
 		}
 	}
