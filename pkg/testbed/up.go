@@ -180,7 +180,7 @@ func (r *run) graph() (*engine.Graph, error) {
 		for _, d := range c.DependsOn {
 			deps = append(deps, readyID(d))
 		}
-		if len(c.DependsOn) == 0 && c.Run == nil && !slices.Contains(leads, c.Name) {
+		if waitsForNothing(c) && !slices.Contains(leads, c.Name) {
 			for _, l := range leads {
 				deps = append(deps, applyID(l))
 			}
@@ -244,10 +244,9 @@ func applyFirst(s *stack.Stack, docs map[string][]stack.Document) []string {
 			}
 		}
 	}
-	root := func(c *stack.Component) bool { return len(c.DependsOn) == 0 && c.Run == nil }
 	best := 0
 	for i := range s.Spec.Components {
-		if c := &s.Spec.Components[i]; root(c) {
+		if c := &s.Spec.Components[i]; waitsForNothing(c) {
 			best = max(best, depth[c.Name])
 		}
 	}
@@ -257,7 +256,7 @@ func applyFirst(s *stack.Stack, docs map[string][]stack.Document) []string {
 	var out []string
 	for i := range s.Spec.Components {
 		c := &s.Spec.Components[i]
-		if !root(c) || depth[c.Name] != best {
+		if !waitsForNothing(c) || depth[c.Name] != best {
 			continue
 		}
 		for _, d := range docs[c.Name] {
@@ -269,6 +268,10 @@ func applyFirst(s *stack.Stack, docs map[string][]stack.Document) []string {
 	}
 	return out
 }
+
+// waitsForNothing: a component (not a run step) without a dependsOn, applied
+// at the deploy start.
+func waitsForNothing(c *stack.Component) bool { return len(c.DependsOn) == 0 && c.Run == nil }
 
 func (r *run) onNodeEvent(ev engine.Event) {
 	id := string(ev.Node)

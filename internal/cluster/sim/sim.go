@@ -703,8 +703,8 @@ func (c *Cluster) save() error {
 // control-plane processes unless the caller's environment sets GOGC. A
 // bring-up's first seconds keep the API server busy (server-side applies,
 // new CRDs' status and OpenAPI, watches), and at Go's default of 100 a
-// quarter to a third of its CPU then goes to the garbage collector
-// (profiled); on a 2-core machine that delays the first pods. At 400 the
+// fifth of its CPU then goes to the garbage collector's marking alone,
+// more with allocation (profiled); on a 2-core machine that delays the first pods. At 400 the
 // first Deployment of a stack applied with six CRDs was ready 0.07-0.10 s
 // sooner (median of 8 bring-ups, three runs), for about 150 MiB more
 // resident memory per cluster (650 → 800 MiB).
