@@ -181,6 +181,8 @@ type Tracker struct {
 	byResource map[schema.GroupResource][]ObjectRef // custom resources, for events on their CRD
 	served     map[string]*servedState              // CRD name → served by discovery
 	stopCh     chan struct{}                        // closed by Stop
+	// schedWaiters are the WaitScheduleds, woken on every event.
+	schedWaiters map[chan struct{}]struct{}
 }
 
 // resourceLister is the part of discovery the tracker uses.
@@ -261,6 +263,8 @@ func newTracker(dyn dynamic.Interface, disco resourceLister, opts TrackerOptions
 		byResource: map[schema.GroupResource][]ObjectRef{},
 		served:     map[string]*servedState{},
 		stopCh:     make(chan struct{}),
+
+		schedWaiters: map[chan struct{}]struct{}{},
 	}
 	t.wg.Add(1)
 	go func() {
@@ -565,6 +569,7 @@ func (t *Tracker) processNext() bool {
 		for w := range e.waiters {
 			wake = append(wake, w)
 		}
+		t.wakeScheduledLocked()
 	}
 	t.mu.Unlock()
 	for _, w := range wake {

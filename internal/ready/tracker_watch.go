@@ -295,6 +295,7 @@ func (t *Tracker) onEvent(gvr schema.GroupVersionResource, obj any) {
 	}
 	t.mu.Lock()
 	refs := t.dependentsLocked(gvr, u)
+	t.wakeScheduledLocked()
 	t.mu.Unlock()
 	for _, r := range refs {
 		t.queue.Add(r)

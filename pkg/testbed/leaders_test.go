@@ -56,8 +56,9 @@ func TestApplyFirst(t *testing.T) {
 }
 
 // The other components that wait for nothing are applied once the
-// leaders' objects are: their apply nodes wait for the leaders' apply
-// nodes (not their ready nodes); components with a dependsOn are unchanged.
+// leaders' pods are scheduled: their apply nodes wait for the leaders'
+// scheduled nodes (not their ready nodes), which follow the leaders'
+// applies; components with a dependsOn are unchanged.
 func TestGraphAppliesLeadersFirst(t *testing.T) {
 	s := parse(t, `
     - {name: redis, manifests: [redis.yaml]}
@@ -70,10 +71,11 @@ func TestGraphAppliesLeadersFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 	for id, want := range map[engine.NodeID][]engine.NodeID{
-		"apply:postgresql": {"cluster"},
-		"apply:redis":      {"cluster", "apply:postgresql"},
-		"ready:seed":       {"cluster"}, // a run step is not held back
-		"apply:migrations": {"cluster", "ready:postgresql"},
+		"apply:postgresql":     {"cluster"},
+		"scheduled:postgresql": {"apply:postgresql"},
+		"apply:redis":          {"cluster", "scheduled:postgresql"},
+		"ready:seed":           {"cluster"}, // a run step is not held back
+		"apply:migrations":     {"cluster", "ready:postgresql"},
 	} {
 		if got, _ := g.Deps(id); !slices.Equal(got, want) {
 			t.Errorf("%s waits for %q, want %q", id, got, want)

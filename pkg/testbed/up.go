@@ -160,7 +160,11 @@ func (r *run) resolve() error {
 }
 
 func applyID(c string) engine.NodeID { return engine.NodeID("apply:" + c) }
-func readyID(c string) engine.NodeID { return engine.NodeID("ready:" + c) }
+
+// scheduledID is the node after a leader's apply (see ApplyFirst) that
+// ends once its pods are scheduled.
+func scheduledID(c string) engine.NodeID { return engine.NodeID("scheduled:" + c) }
+func readyID(c string) engine.NodeID     { return engine.NodeID("ready:" + c) }
 
 const clusterID engine.NodeID = "cluster"
 
@@ -182,7 +186,7 @@ func (r *run) graph() (*engine.Graph, error) {
 		}
 		if waitsForNothing(c) && !slices.Contains(leads, c.Name) {
 			for _, l := range leads {
-				deps = append(deps, applyID(l))
+				deps = append(deps, scheduledID(l))
 			}
 		}
 		if c.Run != nil {
@@ -196,6 +200,12 @@ func (r *run) graph() (*engine.Graph, error) {
 			Run: func(ctx context.Context) error { return r.applyComponent(ctx, c) }}); err != nil {
 			return nil, err
 		}
+		if slices.Contains(leads, c.Name) {
+			if err := g.Add(engine.Node{ID: scheduledID(c.Name), Phase: engine.PhaseDeploy, Deps: []engine.NodeID{applyID(c.Name)},
+				Run: func(ctx context.Context) error { return r.waitScheduled(ctx, c) }}); err != nil {
+				return nil, err
+			}
+		}
 		if err := g.Add(engine.Node{ID: readyID(c.Name), Phase: engine.PhaseDeploy, Component: c.Name, Deps: []engine.NodeID{applyID(c.Name)},
 			Run: func(ctx context.Context) error { return r.waitComponent(ctx, c) }}); err != nil {
 			return nil, err
@@ -207,8 +217,9 @@ func (r *run) graph() (*engine.Graph, error) {
 // ApplyFirst returns the components Up applies first at the deploy start:
 // of those that wait for nothing (run steps aside), the ones at the head of
 // the longest chain of dependsOn edges. Up applies the other components
-// that wait for nothing (not run steps) once these components' applies
-// have returned, not once they are ready, so that the first pods of the
+// that wait for nothing (not run steps) once the cluster has scheduled
+// these components' pods (for at most a second; at once for a component
+// without pods), not once they are ready, so that the first pods of the
 // longest chain are not queued behind every other object of the stack in
 // the API server, the controllers and the scheduler. Only the graph's
 // shape counts: testbed knows how long a component takes only on sim.
@@ -421,6 +432,27 @@ func (r *run) applyComponent(ctx context.Context, c *stack.Component) error {
 	}
 	r.mu.Unlock()
 	r.emit(Event{Component: c.Name, State: StateApplied, Detail: plural(len(refs), "object"), At: now})
+	return nil
+}
+
+// scheduleGate bounds how long the components that wait for nothing are
+// held back behind the leaders' pods being scheduled (see ApplyFirst): a
+// cluster may take longer to find a node.
+const scheduleGate = time.Second
+
+// waitScheduled waits, through the shared tracker, until the cluster has
+// scheduled the pods of leader c (see ApplyFirst), for at most
+// scheduleGate. It never fails the run: the wait only orders applies, and
+// c's ready node says what went wrong with c.
+func (r *run) waitScheduled(ctx context.Context, c *stack.Component) error {
+	r.mu.Lock()
+	refs := r.comps[c.Name].refs
+	r.mu.Unlock()
+	wctx, cancel := context.WithTimeout(ctx, scheduleGate)
+	defer cancel()
+	if err := r.track.WaitScheduled(wctx, refs); err != nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
 	return nil
 }
 
