@@ -160,11 +160,11 @@ func (r *run) resolve() error {
 }
 
 func applyID(c string) engine.NodeID { return engine.NodeID("apply:" + c) }
+func readyID(c string) engine.NodeID { return engine.NodeID("ready:" + c) }
 
 // scheduledID is the node after a leader's apply (see ApplyFirst) that
 // ends once its pods are scheduled.
 func scheduledID(c string) engine.NodeID { return engine.NodeID("scheduled:" + c) }
-func readyID(c string) engine.NodeID     { return engine.NodeID("ready:" + c) }
 
 const clusterID engine.NodeID = "cluster"
 
