@@ -419,7 +419,7 @@ Exit codes: 0 valid, 2 invalid (every problem printed).`,
 				return err
 			}
 			if first, err := testbed.ApplyFirst(s); err == nil && len(first) > 0 {
-				fmt.Fprintf(g.stdout, "\napplied first: %s (heads of the longest dependsOn chain; the other components that wait for nothing follow once their pods are scheduled, at most 1s after their apply)\n", strings.Join(first, ", "))
+				fmt.Fprintf(g.stdout, "\napplied first: %s (heads of the longest dependsOn chain; the other components that wait for nothing follow once these components' pods are scheduled, at most %s after their apply)\n", strings.Join(first, ", "), testbed.ScheduleGate)
 			}
 			lb, path := s.LowerBound()
 			fmt.Fprintf(g.stdout, "\nlower bound (sim): %.1f s\ncritical path: %s\n", lb, strings.Join(path, " → "))

@@ -7,13 +7,16 @@ import (
 )
 
 // WaitScheduled tracks refs and blocks until the cluster has placed each
-// one's pods: a workload once it has as many pods at its current revision
-// as it starts with (see startPods), each bound to a node; a Pod once it
-// is bound. Objects of kinds without pods count as placed at once. An
-// object that is Ready or Failed, or one of whose pods the scheduler did
-// not place (condition PodScheduled False: unschedulable, gated), ends the
-// wait for it too: there is nothing left to wait for. It returns nil, or
-// ctx's error when ctx ends first, or ErrStopped.
+// one's pods: a workload once its controller has observed its latest
+// generation and the pods it controls (a Deployment's newest ReplicaSet's,
+// a StatefulSet's at its update revision) number as many as it starts with
+// (see startPods; a Deployment as many as that ReplicaSet wants), each
+// bound to a node; a Pod once it is bound. Objects of kinds without pods
+// count as placed at once. An object that is Ready or Failed, or one of
+// whose pods the scheduler did not place (condition PodScheduled False:
+// unschedulable, gated), ends the wait for it too: there is nothing left to
+// wait for. It returns nil; Track's error for an invalid ref; ctx's error
+// when ctx ends first; ErrStopped once the tracker is stopped.
 //
 // A caller that holds other work back until the cluster has started on
 // some objects (Up applies the head of the longest dependsOn chain first)
@@ -53,9 +56,10 @@ func (t *Tracker) WaitScheduled(ctx context.Context, refs []ObjectRef) error {
 	}
 }
 
-// wakeScheduledLocked wakes every WaitScheduled, without blocking. Only
-// they are woken, on every event of a watch: they are few and short. t.mu
-// is held.
+// wakeScheduledLocked wakes every WaitScheduled, without blocking: on
+// every event of a watch and every change of a tracked object's status
+// (some come from a timer, not an event). They are few and short. t.mu is
+// held.
 func (t *Tracker) wakeScheduledLocked() {
 	for w := range t.schedWaiters {
 		select {
@@ -70,6 +74,7 @@ func (t *Tracker) wakeScheduledLocked() {
 func (t *Tracker) scheduled(ref ObjectRef) bool {
 	t.mu.Lock()
 	w, podW, rsW := t.watches[ref.GVR], t.watches[podsGVR], t.watches[replicaSetsGVR]
+	minGen := t.minGen[ref]
 	var status Status
 	if e := t.tracked[ref]; e != nil {
 		status = e.published.Result.Status
@@ -83,8 +88,8 @@ func (t *Tracker) scheduled(ref ObjectRef) bool {
 		return true
 	}
 	obj, ok := w.get(ref.Namespace, ref.Name)
-	if !ok {
-		return false
+	if !ok || obj.GetGeneration() < minGen {
+		return false // not seen yet, or an older copy than the one applied
 	}
 	if obj.GetKind() == "" {
 		obj = obj.DeepCopy()
@@ -92,7 +97,16 @@ func (t *Tracker) scheduled(ref ObjectRef) bool {
 		obj.SetKind(ref.Kind)
 	}
 	want, known := startPods(obj)
-	if !known {
+	if obj.GetKind() == "Deployment" {
+		// A rollout starts the newest ReplicaSet with a surge, or none
+		// until the old pods are gone: as many as that ReplicaSet wants.
+		rs := currentReplicaSet(obj, rsW.byIndex(controllerIndex, controllerKey(obj.GetNamespace(), "Deployment", obj.GetName())))
+		if rs == nil {
+			return false
+		}
+		want, known = newFields(rs.Object).intOr(1, "spec", "replicas"), true
+	}
+	if !known || rolloutPending(obj) && obj.GetKind() != "Job" && obj.GetKind() != "Pod" {
 		return false
 	}
 	pods, _ := currentPods(obj, podW, rsW)

@@ -59,6 +59,7 @@ metadata:
   uid: rs1
   annotations: {deployment.kubernetes.io/revision: "1"}
   ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: db, uid: d1, controller: true}]
+spec: {replicas: 2}
 ---
 apiVersion: v1
 kind: Pod
@@ -112,8 +113,9 @@ metadata: {name: init, namespace: ns}
 }
 
 // A pod the scheduler does not place ends the wait: waiting longer only
-// holds the rest of the stack back. A workload its controller has not
-// observed yet has no current pods to wait for: the wait goes on.
+// holds the rest of the stack back. A Deployment waits for as many pods as
+// its newest ReplicaSet wants; the previous ReplicaSet's do not count, nor
+// any while its controller has not observed its latest generation.
 func TestTrackerWaitScheduledEnds(t *testing.T) {
 	objs := y2us(t, `
 apiVersion: v1
@@ -128,22 +130,151 @@ kind: Deployment
 metadata: {name: web, namespace: ns, uid: d1, generation: 2, annotations: {deployment.kubernetes.io/revision: "1"}}
 spec: {replicas: 1}
 status: {observedGeneration: 1}
+---
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata:
+  name: web-1
+  namespace: ns
+  uid: rs1
+  annotations: {deployment.kubernetes.io/revision: "1"}
+  ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: web, uid: d1, controller: true}]
+spec: {replicas: 0}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api, namespace: ns, uid: d2, generation: 2, annotations: {deployment.kubernetes.io/revision: "2"}}
+spec: {replicas: 1}
+status: {observedGeneration: 2}
+---
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata:
+  name: api-1
+  namespace: ns
+  uid: rs2
+  annotations: {deployment.kubernetes.io/revision: "1"}
+  ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: api, uid: d2, controller: true}]
+spec: {replicas: 1}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: api-1-a
+  namespace: ns
+  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: api-1, uid: rs2, controller: true}]
+spec: {nodeName: node-1}
+---
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata:
+  name: api-2
+  namespace: ns
+  uid: rs3
+  annotations: {deployment.kubernetes.io/revision: "2"}
+  ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: api, uid: d2, controller: true}]
+spec: {replicas: 1}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: api-2-a
+  namespace: ns
+  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: api-2, uid: rs3, controller: true}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: surge, namespace: ns, uid: d3, generation: 2, annotations: {deployment.kubernetes.io/revision: "2"}}
+spec: {replicas: 3}
+status: {observedGeneration: 2}
+---
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata:
+  name: surge-2
+  namespace: ns
+  uid: rs4
+  annotations: {deployment.kubernetes.io/revision: "2"}
+  ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: surge, uid: d3, controller: true}]
+spec: {replicas: 1}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: surge-2-a
+  namespace: ns
+  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: surge-2, uid: rs4, controller: true}]
+spec: {nodeName: node-1}
 `)
 	tr, _ := fakeTracker(t, nil, TrackerOptions{}, objs...)
 	big := ObjectRef{GVR: podsGVR, Kind: "Pod", Namespace: "ns", Name: "big"}
-	web := ObjectRef{GVR: deploymentsGVR, Kind: "Deployment", Namespace: "ns", Name: "web"}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := tr.WaitScheduled(ctx, []ObjectRef{big}); err != nil {
 		t.Errorf("WaitScheduled(unschedulable pod) = %v, want nil", err)
 	}
+	// A rolling update starts the newest ReplicaSet with a surge of one
+	// pod, not the Deployment's three: that one placed, the wait ends.
+	surge := ObjectRef{GVR: deploymentsGVR, Kind: "Deployment", Namespace: "ns", Name: "surge"}
+	if err := tr.WaitScheduled(ctx, []ObjectRef{surge}); err != nil {
+		t.Errorf("WaitScheduled(Deployment rolling out, its surge pod bound) = %v, want nil", err)
+	}
+	for _, name := range []string{
+		"web", // scaled up from none at generation 2, observed 1: its ReplicaSet still wants none
+		"api", // its newest ReplicaSet's pod is not bound; the previous one's is
+	} {
+		ref := ObjectRef{GVR: deploymentsGVR, Kind: "Deployment", Namespace: "ns", Name: name}
+		short, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		err := tr.WaitScheduled(short, []ObjectRef{ref})
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("WaitScheduled(%s) = %v, want the deadline", ref, err)
+		}
+	}
+
+	// Stopping the tracker ends a wait in progress.
+	web := ObjectRef{GVR: deploymentsGVR, Kind: "Deployment", Namespace: "ns", Name: "web"}
+	done := make(chan error, 1)
+	go func() { done <- tr.WaitScheduled(context.Background(), []ObjectRef{web}) }()
+	time.Sleep(50 * time.Millisecond)
+	tr.Stop()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrStopped) {
+			t.Errorf("WaitScheduled across Stop = %v, want ErrStopped", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("WaitScheduled did not return after Stop")
+	}
+}
+
+// A re-applied object is not judged on the cache's older copy, whose pods
+// are all bound.
+func TestTrackerWaitScheduledWaitsForTheAppliedGeneration(t *testing.T) {
+	objs := y2us(t, `
+apiVersion: batch/v1
+kind: Job
+metadata: {name: migrate, namespace: ns, uid: j1, generation: 1}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: migrate-a
+  namespace: ns
+  ownerReferences: [{apiVersion: batch/v1, kind: Job, name: migrate, uid: j1, controller: true}]
+spec: {nodeName: node-1}
+`)
+	tr, _ := fakeTracker(t, nil, TrackerOptions{}, objs...)
+	job := ObjectRef{GVR: schema.GroupVersionResource{Group: "batch", Version: "v1", Resource: "jobs"}, Kind: "Job", Namespace: "ns", Name: "migrate"}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := tr.WaitScheduled(ctx, []ObjectRef{job}); err != nil {
+		t.Fatalf("WaitScheduled(Job with its pod bound) = %v, want nil", err)
+	}
+	tr.ExpectGeneration(job, 2)
 	short, cancel2 := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel2()
-	if err := tr.WaitScheduled(short, []ObjectRef{web}); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("WaitScheduled(Deployment at generation 2, observed 1) = %v, want the deadline", err)
-	}
-	tr.Stop()
-	if err := tr.WaitScheduled(context.Background(), []ObjectRef{web}); !errors.Is(err, ErrStopped) {
-		t.Errorf("WaitScheduled after Stop = %v, want ErrStopped", err)
+	if err := tr.WaitScheduled(short, []ObjectRef{job}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("WaitScheduled after ExpectGeneration(2) on a cached generation 1 = %v, want the deadline", err)
 	}
 }

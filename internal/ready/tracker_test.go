@@ -235,7 +235,8 @@ func fakeTracker(t *testing.T, disco resourceLister, opts TrackerOptions, objs .
 		servicesGVR:                             "ServiceList",
 		widgetsGVR:                              "WidgetList",
 		{Version: "v1", Resource: "configmaps"}: "ConfigMapList",
-		{Version: "v1", Resource: "secrets"}:    "SecretList",
+		{Group: "batch", Version: "v1", Resource: "jobs"}:                      "JobList",
+		{Version: "v1", Resource: "secrets"}:                                   "SecretList",
 		{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "roles"}: "RoleList",
 	}, ros...)
 	if disco == nil {

@@ -218,8 +218,8 @@ func (r *run) graph() (*engine.Graph, error) {
 // of those that wait for nothing (run steps aside), the ones at the head of
 // the longest chain of dependsOn edges. Up applies the other components
 // that wait for nothing (not run steps) once the cluster has scheduled
-// these components' pods (for at most a second; at once for a component
-// without pods), not once they are ready, so that the first pods of the
+// these components' pods (for at most ScheduleGate; at once for a
+// component without pods), not once they are ready, so that the first pods of the
 // longest chain are not queued behind every other object of the stack in
 // the API server, the controllers and the scheduler. Only the graph's
 // shape counts: testbed knows how long a component takes only on sim.
@@ -435,23 +435,23 @@ func (r *run) applyComponent(ctx context.Context, c *stack.Component) error {
 	return nil
 }
 
-// scheduleGate bounds how long the components that wait for nothing are
-// held back behind the leaders' pods being scheduled (see ApplyFirst): a
-// cluster may take longer to find a node.
-const scheduleGate = time.Second
+// ScheduleGate bounds how long Up holds the components that wait for
+// nothing back behind the scheduling of the pods of the components it
+// applies first (see ApplyFirst): a cluster may take longer to find a node.
+const ScheduleGate = time.Second
 
 // waitScheduled waits, through the shared tracker, until the cluster has
 // scheduled the pods of leader c (see ApplyFirst), for at most
-// scheduleGate. It never fails the run: the wait only orders applies, and
-// c's ready node says what went wrong with c.
+// ScheduleGate. It fails only when the run stops meanwhile: the wait only
+// orders applies, and c's ready node says what went wrong with c.
 func (r *run) waitScheduled(ctx context.Context, c *stack.Component) error {
 	r.mu.Lock()
 	refs := r.comps[c.Name].refs
 	r.mu.Unlock()
-	wctx, cancel := context.WithTimeout(ctx, scheduleGate)
+	wctx, cancel := context.WithTimeout(ctx, ScheduleGate)
 	defer cancel()
 	if err := r.track.WaitScheduled(wctx, refs); err != nil && ctx.Err() != nil {
-		return ctx.Err()
+		return fmt.Errorf("component %s: waiting for its pods to be scheduled: %w", c.Name, ctx.Err())
 	}
 	return nil
 }
