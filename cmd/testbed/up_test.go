@@ -491,6 +491,22 @@ func TestUpReportsAndRerun(t *testing.T) {
 		}
 	}
 
+	// A report that cannot be written fails the run (exit 3), but a run
+	// that re-applied to a running cluster did not start it: it stays.
+	_, devFull := os.Stat("/dev/full")
+	if devFull == nil {
+		r = run(t, state, "up", "-f", file, "--report", "/dev/full")
+		if r.code != 3 || !strings.Contains(r.stderr, "stack hello is ready, but write /dev/full") || !strings.Contains(r.stderr, "no space left on device") {
+			t.Errorf("up --report /dev/full on the running stack: exit %d; want 3 and the write error\n%s", r.code, r.stderr)
+		}
+		if r.stdout != "" {
+			t.Errorf("up --report /dev/full: stdout = %q, want nothing (no kubeconfig for a failed run)", r.stdout)
+		}
+		if r := run(t, state, "status", "-f", file); r.code != 0 {
+			t.Errorf("status after a re-run whose report failed: exit %d, want 0 (the cluster was not this run's to remove)\n%s", r.code, r.stderr)
+		}
+	}
+
 	r = run(t, state, "down", "-f", file)
 	if r.code != 0 {
 		t.Fatalf("down: exit %d\n%s", r.code, r.stderr)
@@ -509,6 +525,21 @@ func TestUpReportsAndRerun(t *testing.T) {
 	r = run(t, state, "status", "-f", file)
 	if r.code != 1 || !strings.Contains(r.stderr, "stack hello: not running") {
 		t.Errorf("status after down: exit %d, stderr %q; want 1 and 'not running'", r.code, r.stderr)
+	}
+
+	// A fresh run whose report cannot be written exits 3 and, like every
+	// failed run, leaves no cluster and no process behind.
+	if devFull == nil {
+		r = run(t, state, "up", "-f", file, "--report", "/dev/full")
+		if r.code != 3 || !strings.Contains(r.stderr, "tearing down what this run started") {
+			t.Errorf("fresh up --report /dev/full: exit %d; want 3 and the teardown\n%s", r.code, r.stderr)
+		}
+		if left := clusterDirs(t, state); len(left) > 0 {
+			t.Errorf("clusters left after a run whose report failed: %q", left)
+		}
+		if procs := procsMentioning(state); len(procs) > 0 {
+			t.Errorf("processes left after a run whose report failed:\n%s", strings.Join(procs, "\n"))
+		}
 	}
 }
 

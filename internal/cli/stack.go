@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -180,7 +181,14 @@ Exit codes: 0 ready, 1 a component failed or timed out, 2 invalid input,
 			_ = report.WriteTable(g.stderr, env.Report)
 			if err := writeReports(env.Report, reportPath, junitPath, timelinePath); err != nil {
 				if upErr == nil {
-					upErr = infra(err)
+					// The stack is ready but the run failed on this
+					// side: exit 3, and like every failed run, leave
+					// nothing it started behind.
+					upErr = infra(fmt.Errorf("stack %s is ready, but %w", s.Metadata.Name, err))
+					if !keep {
+						fmt.Fprintf(g.stderr, "testbed: stack %s is ready but its reports could not be written: tearing down what this run started\n", s.Metadata.Name)
+						env.Teardown(context.WithoutCancel(cmd.Context()))
+					}
 				} else {
 					fmt.Fprintf(g.stderr, "testbed: %v\n", err)
 				}

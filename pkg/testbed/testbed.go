@@ -90,6 +90,20 @@ type Env struct {
 	// Ports maps the stack's port names to host ports.
 	Ports map[string]int
 	cfg   *rest.Config
+	// teardown removes what the run that made this Env started.
+	teardown func(context.Context)
+}
+
+// Teardown removes what the Up call that returned e started, as Up does
+// itself on failure: the sim cluster it created (not one it found running
+// and re-applied to), or on the kubeconfig provider the objects and
+// namespaces it applied. Callers use it when a run that Up reported ready
+// fails afterwards on their side (the CLI: its report cannot be written).
+// Down, by contrast, removes the stack whatever run started it.
+func (e *Env) Teardown(ctx context.Context) {
+	if e != nil && e.teardown != nil {
+		e.teardown(ctx)
+	}
 }
 
 // RESTConfig returns a client configuration for the stack's cluster.
