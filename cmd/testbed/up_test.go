@@ -765,6 +765,17 @@ func TestUpTimeout(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(diag, "stuck")); err != nil {
 		t.Errorf("no diagnostics under --diagnostics-dir: %v", err)
 	}
+	// The events of the Deployment, of its ReplicaSet (where FailedCreate
+	// would say why no pod exists) and of its pod.
+	if data, err := os.ReadFile(filepath.Join(diag, "stuck", "events.txt")); err != nil {
+		t.Errorf("events.txt: %v", err)
+	} else {
+		for _, want := range []string{"Deployment/stuck ScalingReplicaSet", "ReplicaSet/stuck-", "Pod/stuck-"} {
+			if !strings.Contains(string(data), want) {
+				t.Errorf("events.txt lacks %q:\n%s", want, data)
+			}
+		}
+	}
 	if r := run(t, state, "down", "-f", file); r.code != 0 || len(clusterDirs(t, state)) > 0 {
 		t.Errorf("down after --keep-on-failure: exit %d, clusters %q\n%s", r.code, clusterDirs(t, state), r.stderr)
 	}

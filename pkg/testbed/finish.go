@@ -223,9 +223,10 @@ func (r *run) criticalPath(rep *report.Report) []string {
 
 // diagnose writes a bundle for every failed or timed-out component: its
 // objects' readiness, the status (never the data or spec) of its pods with
-// their conditions and container states, the events of its objects and
-// pods, and the last log lines of current and previous containers where
-// the cluster has logs. Secrets are never read.
+// their conditions and container states, the events of its objects, its
+// Deployments' ReplicaSets and its pods, and the last log lines of current
+// and previous containers where the cluster has logs. Secrets are never
+// read.
 func (r *run) diagnose(rep *report.Report) {
 	if r.cfg == nil {
 		return
@@ -273,7 +274,16 @@ func (r *run) diagnose(rep *report.Report) {
 		var logs strings.Builder
 		var events []string
 		for ns := range namespaces {
-			pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: apply.LabelStack + "=" + r.s.Metadata.Name + "," + apply.LabelComponent + "=" + rc.Name})
+			selector := metav1.ListOptions{LabelSelector: apply.LabelStack + "=" + r.s.Metadata.Name + "," + apply.LabelComponent + "=" + rc.Name}
+			// A Deployment's ReplicaSets carry its pod template's labels;
+			// their events say why pods were not created (FailedCreate:
+			// quota, admission), which no pod can.
+			if rss, err := cs.AppsV1().ReplicaSets(ns).List(ctx, selector); err == nil {
+				for _, rs := range rss.Items {
+					names[rs.Name] = true
+				}
+			}
+			pods, err := cs.CoreV1().Pods(ns).List(ctx, selector)
 			if err == nil {
 				for _, p := range pods.Items {
 					names[p.Name] = true
