@@ -104,7 +104,7 @@ func Up(ctx context.Context, s *stack.Stack, opts Options) (*Env, error) {
 	}
 	res, runErr := g.Run(runCtx, engine.Options{OnEvent: r.onNodeEvent})
 	r.deadlinePassed = runCtx.Err() != nil && ctx.Err() == nil
-	env := &Env{Stack: s, Kubeconfig: r.kcfg, Ports: r.vars.Ports, cfg: r.cfg, teardown: r.teardownCtx}
+	env := &Env{Stack: s, Kubeconfig: r.kcfg, Ports: r.vars.Ports, cfg: r.cfg, teardown: r.teardown}
 	if r.track != nil {
 		defer r.track.Stop()
 	}
@@ -121,7 +121,7 @@ func Up(ctx context.Context, s *stack.Stack, opts Options) (*Env, error) {
 	env.Report.Reason = runErr.Error()
 	r.diagnose(env.Report)
 	if !opts.KeepOnFailure {
-		r.teardown()
+		r.teardown(context.Background())
 	}
 	return env, &Error{Kind: kind, Err: runErr}
 }
@@ -572,13 +572,9 @@ func (r *run) summarize(err error, result report.Result) error {
 }
 
 // teardown removes what this run started: the sim cluster it created, or
-// the objects and namespaces it applied to an existing cluster.
-func (r *run) teardown() {
-	r.teardownCtx(context.Background())
-}
-
-// teardownCtx is teardown under ctx, bounded to 2 minutes.
-func (r *run) teardownCtx(ctx context.Context) {
+// the objects and namespaces it applied to an existing cluster. It takes
+// at most 2 minutes.
+func (r *run) teardown(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	if r.createdCluster && r.simP != nil {
