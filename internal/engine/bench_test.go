@@ -64,4 +64,4 @@ func BenchmarkRun500(b *testing.B) {
 	}
 }
 
-func id(i int) engine.NodeID { return engine.NodeID(fmt.Sprintf("n%03d", i)) }
+func id(i int) engine.NodeID { return engine.ID(engine.KindApply, fmt.Sprintf("n%03d", i)) }

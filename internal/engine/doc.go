@@ -14,13 +14,15 @@
 //
 // Typical use:
 //
+//	cluster := engine.ID(engine.KindCluster, "")
+//	build, load := engine.ID(engine.KindBuild, "api"), engine.ID(engine.KindLoad, "api")
 //	var g engine.Graph
-//	must(g.Add(engine.Node{ID: "cluster", Phase: engine.PhaseCluster, Run: createCluster}))
-//	must(g.Add(engine.Node{ID: "build:api", Phase: engine.PhaseBuild, Component: "api", Run: buildAPI}))
-//	must(g.Add(engine.Node{ID: "load:api", Phase: engine.PhaseLoad, Component: "api",
-//		Deps: []engine.NodeID{"cluster", "build:api"}, Run: loadAPI}))
-//	must(g.Add(engine.Node{ID: "apply:api", Phase: engine.PhaseDeploy, Component: "api",
-//		Deps: []engine.NodeID{"load:api"}, Run: applyAPI}))
+//	must(g.Add(engine.Node{ID: cluster, Phase: engine.PhaseCluster, Run: createCluster}))
+//	must(g.Add(engine.Node{ID: build, Phase: engine.PhaseBuild, Component: "api", Run: buildAPI}))
+//	must(g.Add(engine.Node{ID: load, Phase: engine.PhaseLoad, Component: "api",
+//		Deps: []engine.NodeID{cluster, build}, Run: loadAPI}))
+//	must(g.Add(engine.Node{ID: engine.ID(engine.KindApply, "api"), Phase: engine.PhaseDeploy,
+//		Component: "api", Deps: []engine.NodeID{load}, Run: applyAPI}))
 //
 //	res, err := g.Run(ctx, engine.Options{
 //		Concurrency: map[string]int{engine.PhaseBuild: runtime.NumCPU()},

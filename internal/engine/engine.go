@@ -10,9 +10,38 @@ import (
 	"time"
 )
 
-// NodeID names a node in a Graph, for example "cluster", "build:api",
-// "load:api", "apply:redis", "ready:redis" or "run:register".
-type NodeID string
+// NodeKind says what a node does.
+type NodeKind string
+
+// The kinds of node testbed's planner makes. The engine accepts any
+// non-empty kind.
+const (
+	KindCluster   NodeKind = "cluster"   // create or reuse the cluster
+	KindBuild     NodeKind = "build"     // build an image
+	KindLoad      NodeKind = "load"      // load an image into the cluster
+	KindApply     NodeKind = "apply"     // apply a component's objects
+	KindScheduled NodeKind = "scheduled" // a leader component's pods are scheduled
+	KindReady     NodeKind = "ready"     // a component is ready
+	KindRun       NodeKind = "run"       // a component's host command
+)
+
+// NodeID names a node: what it does and the component or image it is for
+// (empty for the cluster).
+type NodeID struct {
+	Kind NodeKind
+	Name string
+}
+
+// ID returns the NodeID of kind for name.
+func ID(kind NodeKind, name string) NodeID { return NodeID{Kind: kind, Name: name} }
+
+// String returns "kind:name", or "kind" when Name is empty.
+func (id NodeID) String() string {
+	if id.Name == "" {
+		return string(id.Kind)
+	}
+	return string(id.Kind) + ":" + id.Name
+}
 
 // The phases testbed reports, in report order. Node.Phase may hold any
 // string; these are the ones PhaseSpans orders first.
@@ -25,7 +54,8 @@ const (
 
 // Node is one unit of work in a Graph.
 type Node struct {
-	// ID names the node; it must be unique within the Graph.
+	// ID names the node; it must have a Kind and be unique within the
+	// Graph.
 	ID NodeID
 	// Phase groups nodes for reporting (PhaseBuild, PhaseCluster,
 	// PhaseLoad, PhaseDeploy) and for Options.Concurrency.
@@ -50,16 +80,19 @@ type Graph struct {
 }
 
 // Add adds a node to the graph. It returns an error, and leaves the graph
-// unchanged, if the ID is empty or already taken, or if the node closes a
+// unchanged, if the ID has no Kind or is already taken, or if the node closes a
 // dependency cycle with the nodes already added; the error names the cycle.
 // Dependencies on nodes not added yet are allowed here and checked by Run.
 // Duplicate entries in Deps are ignored.
 func (g *Graph) Add(n Node) error {
-	if n.ID == "" {
-		return errors.New("engine: node has an empty ID")
+	if n.ID.Kind == "" {
+		if n.ID.Name == "" {
+			return errors.New("engine: node has an empty ID")
+		}
+		return fmt.Errorf("engine: node %q has no kind", n.ID.String())
 	}
 	if _, dup := g.index[n.ID]; dup {
-		return fmt.Errorf("engine: duplicate node %q", n.ID)
+		return fmt.Errorf("engine: duplicate node %q", n.ID.String())
 	}
 	deps := make([]NodeID, 0, len(n.Deps))
 	for _, d := range n.Deps {
@@ -69,7 +102,7 @@ func (g *Graph) Add(n Node) error {
 	}
 	n.Deps = deps
 	if cycle := g.cycleThrough(&n); cycle != nil {
-		return fmt.Errorf("engine: node %q closes a dependency cycle: %s", n.ID, formatCycle(cycle))
+		return fmt.Errorf("engine: node %q closes a dependency cycle: %s", n.ID.String(), formatCycle(cycle))
 	}
 	if g.index == nil {
 		g.index = make(map[NodeID]int)
@@ -130,7 +163,7 @@ func (g *Graph) cycleThrough(n *Node) []NodeID {
 func formatCycle(ids []NodeID) string {
 	parts := make([]string, len(ids))
 	for i, id := range ids {
-		parts[i] = string(id)
+		parts[i] = id.String()
 	}
 	return strings.Join(parts, " → ") + " (each depends on the next)"
 }
@@ -151,7 +184,8 @@ func (g *Graph) Validate() error {
 	for _, n := range g.nodes {
 		for _, d := range n.Deps {
 			if _, ok := g.index[d]; !ok {
-				errs = append(errs, fmt.Errorf("engine: node %q depends on unknown node %q", n.ID, d))
+				errs = append(errs, fmt.Errorf("engine: node %q depends on unknown node %q",
+					n.ID.String(), d.String()))
 			}
 		}
 	}
@@ -234,7 +268,7 @@ type NodeError struct {
 }
 
 // Error returns "<node>: <error>".
-func (e *NodeError) Error() string { return string(e.Node) + ": " + e.Err.Error() }
+func (e *NodeError) Error() string { return e.Node.String() + ": " + e.Err.Error() }
 
 // Unwrap returns the node's error.
 func (e *NodeError) Unwrap() error { return e.Err }

@@ -50,7 +50,7 @@ func (r *recorder) log() []string {
 	defer r.mu.Unlock()
 	var out []string
 	for _, e := range r.events {
-		out = append(out, e.Type+":"+string(e.Node))
+		out = append(out, e.Type+":"+e.Node.String())
 	}
 	return out
 }
@@ -64,10 +64,17 @@ func mustAdd(t *testing.T, g *engine.Graph, nodes ...engine.Node) {
 	}
 }
 
+// nid parses "kind:name", or "kind", into a NodeID.
+func nid(s string) engine.NodeID {
+	kind, name, _ := strings.Cut(s, ":")
+	return engine.ID(engine.NodeKind(kind), name)
+}
+
+// ids parses each of s with nid.
 func ids(s ...string) []engine.NodeID {
 	out := make([]engine.NodeID, len(s))
 	for i, x := range s {
-		out[i] = engine.NodeID(x)
+		out[i] = nid(x)
 	}
 	return out
 }
@@ -83,6 +90,26 @@ func timing(t *testing.T, res *engine.Result, id engine.NodeID) engine.Timing {
 	return engine.Timing{}
 }
 
+func TestNodeIDString(t *testing.T) {
+	tests := []struct {
+		id   engine.NodeID
+		want string
+	}{
+		{engine.ID(engine.KindCluster, ""), "cluster"},
+		{engine.ID(engine.KindApply, "redis"), "apply:redis"},
+		{engine.ID("custom", "x"), "custom:x"},
+		{engine.NodeID{}, ""},
+	}
+	for _, tt := range tests {
+		if got := tt.id.String(); got != tt.want {
+			t.Errorf("%#v.String() = %q, want %q", tt.id, got, tt.want)
+		}
+		if tt.want != "" && nid(tt.want) != tt.id {
+			t.Errorf("nid(%q) = %#v, want %#v", tt.want, nid(tt.want), tt.id)
+		}
+	}
+}
+
 func TestAddRejects(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -95,27 +122,32 @@ func TestAddRejects(t *testing.T) {
 			want:  "empty ID",
 		},
 		{
+			name:  "no kind",
+			nodes: []engine.Node{{ID: engine.NodeID{Name: "redis"}}},
+			want:  `node ":redis" has no kind`,
+		},
+		{
 			name:  "duplicate",
-			nodes: []engine.Node{{ID: "a"}, {ID: "a"}},
-			want:  `duplicate node "a"`,
+			nodes: []engine.Node{{ID: nid("apply:redis")}, {ID: nid("apply:redis")}},
+			want:  `duplicate node "apply:redis"`,
 		},
 		{
 			name:  "self dependency",
-			nodes: []engine.Node{{ID: "a", Deps: ids("a")}},
+			nodes: []engine.Node{{ID: nid("a"), Deps: ids("a")}},
 			want:  `node "a" closes a dependency cycle: a → a`,
 		},
 		{
 			name:  "two-node cycle",
-			nodes: []engine.Node{{ID: "a", Deps: ids("b")}, {ID: "b", Deps: ids("a")}},
+			nodes: []engine.Node{{ID: nid("a"), Deps: ids("b")}, {ID: nid("b"), Deps: ids("a")}},
 			want:  `node "b" closes a dependency cycle: b → a → b`,
 		},
 		{
 			name: "three-node cycle declared forward",
 			nodes: []engine.Node{
-				{ID: "x"},
-				{ID: "a", Deps: ids("x", "b")},
-				{ID: "c", Deps: ids("a")},
-				{ID: "b", Deps: ids("x", "c")},
+				{ID: nid("x")},
+				{ID: nid("a"), Deps: ids("x", "b")},
+				{ID: nid("c"), Deps: ids("a")},
+				{ID: nid("b"), Deps: ids("x", "c")},
 			},
 			want: `node "b" closes a dependency cycle: b → c → a → b`,
 		},
@@ -140,9 +172,9 @@ func TestRunRejectsUnknownDeps(t *testing.T) {
 	var g engine.Graph
 	ran := false
 	mustAdd(t, &g,
-		engine.Node{ID: "a", Run: func(context.Context) error { ran = true; return nil }},
-		engine.Node{ID: "load:api", Deps: ids("a", "build:api")},
-		engine.Node{ID: "apply:api", Deps: ids("ready:db")},
+		engine.Node{ID: nid("a"), Run: func(context.Context) error { ran = true; return nil }},
+		engine.Node{ID: nid("load:api"), Deps: ids("a", "build:api")},
+		engine.Node{ID: nid("apply:api"), Deps: ids("ready:db")},
 	)
 	res, err := g.Run(testCtx(t), engine.Options{})
 	if err == nil {
@@ -167,28 +199,29 @@ func TestRunOrder(t *testing.T) {
 		name  string
 		nodes []engine.Node
 	}{
-		{"single", []engine.Node{{ID: "a"}}},
+		{"single", []engine.Node{{ID: nid("a")}}},
 		{"chain", []engine.Node{
-			{ID: "a"}, {ID: "b", Deps: ids("a")}, {ID: "c", Deps: ids("b")}, {ID: "d", Deps: ids("c")},
+			{ID: nid("a")}, {ID: nid("b"), Deps: ids("a")},
+			{ID: nid("c"), Deps: ids("b")}, {ID: nid("d"), Deps: ids("c")},
 		}},
 		{"diamond", []engine.Node{
-			{ID: "top"}, {ID: "left", Deps: ids("top")}, {ID: "right", Deps: ids("top")},
-			{ID: "bottom", Deps: ids("left", "right")},
+			{ID: nid("top")}, {ID: nid("left"), Deps: ids("top")}, {ID: nid("right"), Deps: ids("top")},
+			{ID: nid("bottom"), Deps: ids("left", "right")},
 		}},
 		{"declared bottom-up", []engine.Node{
-			{ID: "bottom", Deps: ids("left", "right", "left")}, {ID: "left", Deps: ids("top")},
-			{ID: "right", Deps: ids("top")}, {ID: "top"},
+			{ID: nid("bottom"), Deps: ids("left", "right", "left")}, {ID: nid("left"), Deps: ids("top")},
+			{ID: nid("right"), Deps: ids("top")}, {ID: nid("top")},
 		}},
-		{"independent", []engine.Node{{ID: "a"}, {ID: "b"}, {ID: "c"}}},
+		{"independent", []engine.Node{{ID: nid("a")}, {ID: nid("b")}, {ID: nid("c")}}},
 		{"pipeline", []engine.Node{
-			{ID: "cluster", Phase: engine.PhaseCluster},
-			{ID: "build:api", Phase: engine.PhaseBuild},
-			{ID: "load:api", Phase: engine.PhaseLoad, Deps: ids("cluster", "build:api")},
-			{ID: "apply:db", Phase: engine.PhaseDeploy, Deps: ids("cluster")},
-			{ID: "ready:db", Phase: engine.PhaseDeploy, Deps: ids("apply:db")},
-			{ID: "apply:api", Phase: engine.PhaseDeploy, Deps: ids("load:api", "ready:db")},
-			{ID: "ready:api", Phase: engine.PhaseDeploy, Deps: ids("apply:api")},
-			{ID: "run:register", Phase: engine.PhaseDeploy, Deps: ids("ready:api")},
+			{ID: nid("cluster"), Phase: engine.PhaseCluster},
+			{ID: nid("build:api"), Phase: engine.PhaseBuild},
+			{ID: nid("load:api"), Phase: engine.PhaseLoad, Deps: ids("cluster", "build:api")},
+			{ID: nid("apply:db"), Phase: engine.PhaseDeploy, Deps: ids("cluster")},
+			{ID: nid("ready:db"), Phase: engine.PhaseDeploy, Deps: ids("apply:db")},
+			{ID: nid("apply:api"), Phase: engine.PhaseDeploy, Deps: ids("load:api", "ready:db")},
+			{ID: nid("ready:api"), Phase: engine.PhaseDeploy, Deps: ids("apply:api")},
+			{ID: nid("run:register"), Phase: engine.PhaseDeploy, Deps: ids("ready:api")},
 		}},
 	}
 	for _, tt := range tests {
@@ -198,7 +231,7 @@ func TestRunOrder(t *testing.T) {
 			for _, n := range tt.nodes {
 				var count atomic.Int32
 				runs.Store(n.ID, &count)
-				if n.ID != "c" { // leave one nil Run: a join point
+				if n.ID != nid("c") { // leave one nil Run: a join point
 					n.Run = func(context.Context) error { count.Add(1); return nil }
 				} else {
 					count.Add(1)
@@ -216,12 +249,12 @@ func TestRunOrder(t *testing.T) {
 				if c := v.(*atomic.Int32).Load(); c != 1 {
 					t.Errorf("%s ran %d times", n.ID, c)
 				}
-				start := slices.Index(log, "start:"+string(n.ID))
-				if start < 0 || !slices.Contains(log, "done:"+string(n.ID)) {
+				start := slices.Index(log, "start:"+n.ID.String())
+				if start < 0 || !slices.Contains(log, "done:"+n.ID.String()) {
 					t.Errorf("%s: missing start or done event in %v", n.ID, log)
 				}
 				for _, d := range n.Deps {
-					if done := slices.Index(log, "done:"+string(d)); done < 0 || done > start {
+					if done := slices.Index(log, "done:"+d.String()); done < 0 || done > start {
 						t.Errorf("%s started before its dep %s was done: %v", n.ID, d, log)
 					}
 				}
@@ -271,8 +304,8 @@ func TestIndependentNodesRunConcurrently(t *testing.T) {
 	}
 	var g engine.Graph
 	mustAdd(t, &g,
-		engine.Node{ID: "build:a", Phase: engine.PhaseBuild, Run: waitFor(aStarted, bStarted)},
-		engine.Node{ID: "cluster", Phase: engine.PhaseCluster, Run: waitFor(bStarted, aStarted)},
+		engine.Node{ID: nid("build:a"), Phase: engine.PhaseBuild, Run: waitFor(aStarted, bStarted)},
+		engine.Node{ID: nid("cluster"), Phase: engine.PhaseCluster, Run: waitFor(bStarted, aStarted)},
 	)
 	if _, err := g.Run(ctx, engine.Options{}); err != nil {
 		t.Fatalf("Run: %v (the nodes did not run concurrently)", err)
@@ -288,7 +321,7 @@ func TestNodeStartsWhenItsOwnDepsAreDone(t *testing.T) {
 	var slowReturned atomic.Bool
 	var g engine.Graph
 	mustAdd(t, &g,
-		engine.Node{ID: "slow", Phase: engine.PhaseBuild, Run: func(ctx context.Context) error {
+		engine.Node{ID: nid("slow"), Phase: engine.PhaseBuild, Run: func(ctx context.Context) error {
 			select {
 			case <-release:
 				slowReturned.Store(true)
@@ -297,9 +330,9 @@ func TestNodeStartsWhenItsOwnDepsAreDone(t *testing.T) {
 				return ctx.Err()
 			}
 		}},
-		engine.Node{ID: "after-slow", Deps: ids("slow")},
-		engine.Node{ID: "a", Phase: engine.PhaseCluster},
-		engine.Node{ID: "b", Phase: engine.PhaseDeploy, Deps: ids("a"), Run: func(context.Context) error {
+		engine.Node{ID: nid("after-slow"), Deps: ids("slow")},
+		engine.Node{ID: nid("a"), Phase: engine.PhaseCluster},
+		engine.Node{ID: nid("b"), Phase: engine.PhaseDeploy, Deps: ids("a"), Run: func(context.Context) error {
 			if slowReturned.Load() {
 				return errors.New("b started only after the unrelated slow node")
 			}
@@ -327,7 +360,7 @@ func TestConcurrencyLimit(t *testing.T) {
 	const builds, limit, deploys = 12, 3, 8
 	ctx := testCtx(t)
 	var inFlight, maxInFlight atomic.Int32
-	started := make(chan engine.NodeID, builds)
+	started := make(chan string, builds)
 	proceed := make(chan struct{})
 	// Every deploy node waits until all deploy nodes have started: they
 	// complete only if the unlimited phase really is unlimited.
@@ -336,13 +369,14 @@ func TestConcurrencyLimit(t *testing.T) {
 
 	var g engine.Graph
 	for i := range builds {
-		mustAdd(t, &g, engine.Node{ID: engine.NodeID(fmt.Sprintf("build:%02d", i)), Phase: engine.PhaseBuild,
+		id := engine.ID(engine.KindBuild, fmt.Sprintf("%02d", i))
+		mustAdd(t, &g, engine.Node{ID: id, Phase: engine.PhaseBuild,
 			Run: func(ctx context.Context) error {
 				n := inFlight.Add(1)
 				defer inFlight.Add(-1)
 				for m := maxInFlight.Load(); n > m && !maxInFlight.CompareAndSwap(m, n); m = maxInFlight.Load() {
 				}
-				started <- engine.NodeID(fmt.Sprintf("build:%02d", i))
+				started <- id.String()
 				select {
 				case <-proceed:
 					return nil
@@ -352,7 +386,7 @@ func TestConcurrencyLimit(t *testing.T) {
 			}})
 	}
 	for i := range deploys {
-		mustAdd(t, &g, engine.Node{ID: engine.NodeID(fmt.Sprintf("apply:%d", i)), Phase: engine.PhaseDeploy,
+		mustAdd(t, &g, engine.Node{ID: engine.ID(engine.KindApply, fmt.Sprint(i)), Phase: engine.PhaseDeploy,
 			Run: func(ctx context.Context) error {
 				if deploying.Add(1) == deploys {
 					close(allDeploying)
@@ -371,7 +405,7 @@ func TestConcurrencyLimit(t *testing.T) {
 		_, err := g.Run(ctx, engine.Options{Concurrency: map[string]int{engine.PhaseBuild: limit}})
 		errc <- err
 	}()
-	var order []engine.NodeID
+	var order []string
 	for range limit {
 		order = append(order, <-started)
 	}
@@ -405,32 +439,32 @@ func TestFailFast(t *testing.T) {
 	var slowCause error
 	var g engine.Graph
 	mustAdd(t, &g,
-		engine.Node{ID: "slow", Phase: engine.PhaseBuild, Run: func(ctx context.Context) error {
+		engine.Node{ID: nid("slow"), Phase: engine.PhaseBuild, Run: func(ctx context.Context) error {
 			close(slowStarted)
 			<-ctx.Done() // only a failure elsewhere ends it
 			slowCause = context.Cause(ctx)
 			return ctx.Err()
 		}},
-		engine.Node{ID: "apply:api", Phase: engine.PhaseDeploy, Component: "api", Run: func(ctx context.Context) error {
+		engine.Node{ID: nid("apply:api"), Phase: engine.PhaseDeploy, Component: "api", Run: func(ctx context.Context) error {
 			<-slowStarted
 			return errBoom
 		}},
-		engine.Node{ID: "ready:api", Phase: engine.PhaseDeploy, Component: "api", Deps: ids("apply:api")},
-		engine.Node{ID: "after-slow", Deps: ids("slow")},
+		engine.Node{ID: nid("ready:api"), Phase: engine.PhaseDeploy, Component: "api", Deps: ids("apply:api")},
+		engine.Node{ID: nid("after-slow"), Deps: ids("slow")},
 		// Held back by the build limit behind "slow": ready, never started.
-		engine.Node{ID: "queued", Phase: engine.PhaseBuild},
+		engine.Node{ID: nid("queued"), Phase: engine.PhaseBuild},
 	)
 	rec := &recorder{}
 	res, err := g.Run(ctx, engine.Options{OnEvent: rec.onEvent, Concurrency: map[string]int{engine.PhaseBuild: 1}})
 
 	var nerr *engine.NodeError
-	if !errors.As(err, &nerr) || nerr.Node != "apply:api" || nerr.Component != "api" || !errors.Is(err, errBoom) {
+	if !errors.As(err, &nerr) || nerr.Node != nid("apply:api") || nerr.Component != "api" || !errors.Is(err, errBoom) {
 		t.Fatalf("Run error = %#v, want a *NodeError for apply:api wrapping boom", err)
 	}
 	if got, want := err.Error(), "apply:api: boom"; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
 	}
-	if tm := timing(t, res, "slow"); !errors.Is(tm.Err, context.Canceled) || tm.Skipped {
+	if tm := timing(t, res, nid("slow")); !errors.Is(tm.Err, context.Canceled) || tm.Skipped {
 		t.Errorf("slow: %+v, want a cancelled node", tm)
 	}
 	if slowCause == nil || !strings.Contains(slowCause.Error(), "apply:api: boom") {
@@ -459,13 +493,13 @@ func TestCancellation(t *testing.T) {
 		var sawCancel atomic.Bool
 		var g engine.Graph
 		mustAdd(t, &g,
-			engine.Node{ID: "running", Run: func(ctx context.Context) error {
+			engine.Node{ID: nid("running"), Run: func(ctx context.Context) error {
 				cancel()
 				<-ctx.Done()
 				sawCancel.Store(true)
 				return ctx.Err()
 			}},
-			engine.Node{ID: "next", Deps: ids("running")},
+			engine.Node{ID: nid("next"), Deps: ids("running")},
 		)
 		res, err := g.Run(ctx, engine.Options{})
 		if err != context.Canceled {
@@ -474,7 +508,7 @@ func TestCancellation(t *testing.T) {
 		if !sawCancel.Load() {
 			t.Error("the running node did not see a cancelled context")
 		}
-		if !timing(t, res, "next").Skipped {
+		if !timing(t, res, nid("next")).Skipped {
 			t.Error("next was not skipped")
 		}
 	})
@@ -483,9 +517,9 @@ func TestCancellation(t *testing.T) {
 		cancel()
 		var g engine.Graph
 		ran := false
-		mustAdd(t, &g, engine.Node{ID: "a", Run: func(context.Context) error { ran = true; return nil }})
+		mustAdd(t, &g, engine.Node{ID: nid("a"), Run: func(context.Context) error { ran = true; return nil }})
 		res, err := g.Run(ctx, engine.Options{})
-		if !errors.Is(err, context.Canceled) || ran || !timing(t, res, "a").Skipped {
+		if !errors.Is(err, context.Canceled) || ran || !timing(t, res, nid("a")).Skipped {
 			t.Fatalf("Run = %v, ran=%v, timing %+v; want Canceled and nothing run", err, ran, res.Timings)
 		}
 	})
@@ -493,7 +527,7 @@ func TestCancellation(t *testing.T) {
 		ctx, cancel := context.WithDeadline(testCtx(t), time.Now()) // already passed
 		defer cancel()
 		var g engine.Graph
-		mustAdd(t, &g, engine.Node{ID: "a"})
+		mustAdd(t, &g, engine.Node{ID: nid("a")})
 		if _, err := g.Run(ctx, engine.Options{}); err != context.DeadlineExceeded {
 			t.Fatalf("Run error = %v, want context.DeadlineExceeded", err)
 		}
@@ -514,7 +548,7 @@ func TestPanicBecomesNodeError(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var g engine.Graph
 			mustAdd(t, &g,
-				engine.Node{ID: "run:hook", Run: func(context.Context) error {
+				engine.Node{ID: nid("run:hook"), Run: func(context.Context) error {
 					if tt.value == nil {
 						var m map[string]int
 						//lint:ignore SA5000 a runtime panic on purpose
@@ -522,7 +556,7 @@ func TestPanicBecomesNodeError(t *testing.T) {
 					}
 					panic(tt.value)
 				}},
-				engine.Node{ID: "after", Deps: ids("run:hook")},
+				engine.Node{ID: nid("after"), Deps: ids("run:hook")},
 			)
 			res, err := g.Run(testCtx(t), engine.Options{})
 			if err == nil || err.Error() != tt.want {
@@ -535,7 +569,7 @@ func TestPanicBecomesNodeError(t *testing.T) {
 			if tt.value == errBoom && !errors.Is(err, errBoom) {
 				t.Error("a panic with an error value does not unwrap to it")
 			}
-			if !timing(t, res, "after").Skipped {
+			if !timing(t, res, nid("after")).Skipped {
 				t.Error("the dependent of a panicking node was not skipped")
 			}
 		})
@@ -544,7 +578,7 @@ func TestPanicBecomesNodeError(t *testing.T) {
 
 func TestGoexitBecomesNodeError(t *testing.T) {
 	var g engine.Graph
-	mustAdd(t, &g, engine.Node{ID: "a", Run: func(context.Context) error { runtime.Goexit(); return nil }})
+	mustAdd(t, &g, engine.Node{ID: nid("a"), Run: func(context.Context) error { runtime.Goexit(); return nil }})
 	_, err := g.Run(testCtx(t), engine.Options{})
 	if err == nil || !strings.Contains(err.Error(), "Goexit") {
 		t.Fatalf("Run error = %v, want one about runtime.Goexit", err)
@@ -583,8 +617,8 @@ func TestCriticalPathAndPhases(t *testing.T) {
 	release := map[engine.NodeID]chan struct{}{}
 	node := func(id, phase, comp string, deps ...string) engine.Node {
 		ch := make(chan struct{})
-		release[engine.NodeID(id)] = ch
-		return engine.Node{ID: engine.NodeID(id), Phase: phase, Component: comp, Deps: ids(deps...),
+		release[nid(id)] = ch
+		return engine.Node{ID: nid(id), Phase: phase, Component: comp, Deps: ids(deps...),
 			Run: func(ctx context.Context) error {
 				select {
 				case <-ch:
@@ -620,7 +654,7 @@ func TestCriticalPathAndPhases(t *testing.T) {
 		for len(want) > 0 {
 			select {
 			case e := <-rec.ch:
-				want = slices.DeleteFunc(want, func(w string) bool { return w == e.Type+":"+string(e.Node) })
+				want = slices.DeleteFunc(want, func(w string) bool { return w == e.Type+":"+e.Node.String() })
 			case <-ctx.Done():
 				t.Fatalf("still waiting for %v", want)
 			}
@@ -629,7 +663,7 @@ func TestCriticalPathAndPhases(t *testing.T) {
 	step := func(at time.Duration, id string, then ...string) {
 		t.Helper()
 		clock.Set(at)
-		close(release[engine.NodeID(id)])
+		close(release[nid(id)])
 		await(append([]string{"done:" + id}, then...)...)
 	}
 	await("start:cluster", "start:build:api")
@@ -645,7 +679,7 @@ func TestCriticalPathAndPhases(t *testing.T) {
 		t.Fatalf("Run: %v", o.err)
 	}
 
-	want := map[engine.NodeID][2]time.Duration{
+	want := map[string][2]time.Duration{
 		"cluster":   {0, 2 * time.Second},
 		"build:api": {0, 3 * time.Second},
 		"load:api":  {3 * time.Second, 4 * time.Second},
@@ -655,7 +689,7 @@ func TestCriticalPathAndPhases(t *testing.T) {
 		"ready:api": {8 * time.Second, 9 * time.Second},
 	}
 	for id, w := range want {
-		tm := timing(t, o.res, id)
+		tm := timing(t, o.res, nid(id))
 		if got := [2]time.Duration{tm.Start.Sub(t0), tm.End.Sub(t0)}; got != w {
 			t.Errorf("%s ran %v, want %v", id, got, w)
 		}
@@ -680,11 +714,11 @@ func TestCriticalPathAndPhases(t *testing.T) {
 func TestCriticalPathTies(t *testing.T) {
 	var g engine.Graph
 	mustAdd(t, &g,
-		engine.Node{ID: "d", Deps: ids("b", "c")},
-		engine.Node{ID: "b", Deps: ids("a")},
-		engine.Node{ID: "c", Deps: ids("b")},
-		engine.Node{ID: "a"},
-		engine.Node{ID: "x"},
+		engine.Node{ID: nid("d"), Deps: ids("b", "c")},
+		engine.Node{ID: nid("b"), Deps: ids("a")},
+		engine.Node{ID: nid("c"), Deps: ids("b")},
+		engine.Node{ID: nid("a")},
+		engine.Node{ID: nid("x")},
 	)
 	res, err := g.Run(testCtx(t), engine.Options{Clock: func() time.Time { return t0 }})
 	if err != nil {
@@ -698,14 +732,14 @@ func TestCriticalPathTies(t *testing.T) {
 func TestPhaseSpans(t *testing.T) {
 	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
 	timings := []engine.Timing{
-		{Node: "hook", Phase: "hooks", Start: at(9), End: at(10)},
-		{Node: "apply:a", Phase: engine.PhaseDeploy, Start: at(5), End: at(6)},
-		{Node: "apply:b", Phase: engine.PhaseDeploy, Start: at(4), End: at(8)},
-		{Node: "apply:c", Phase: engine.PhaseDeploy, Skipped: true},
-		{Node: "load:x", Phase: engine.PhaseLoad, Skipped: true},
-		{Node: "cluster", Phase: engine.PhaseCluster, Start: at(0), End: at(4)},
-		{Node: "join", Start: at(0), End: at(11)},
-		{Node: "extra", Phase: "extra", Start: at(1), End: at(2)},
+		{Node: nid("hook"), Phase: "hooks", Start: at(9), End: at(10)},
+		{Node: nid("apply:a"), Phase: engine.PhaseDeploy, Start: at(5), End: at(6)},
+		{Node: nid("apply:b"), Phase: engine.PhaseDeploy, Start: at(4), End: at(8)},
+		{Node: nid("apply:c"), Phase: engine.PhaseDeploy, Skipped: true},
+		{Node: nid("load:x"), Phase: engine.PhaseLoad, Skipped: true},
+		{Node: nid("cluster"), Phase: engine.PhaseCluster, Start: at(0), End: at(4)},
+		{Node: nid("join"), Start: at(0), End: at(11)},
+		{Node: nid("extra"), Phase: "extra", Start: at(1), End: at(2)},
 	}
 	want := []engine.Span{
 		{Name: engine.PhaseCluster, Start: at(0), End: at(4)},
@@ -725,8 +759,8 @@ func TestRunTwice(t *testing.T) {
 	var g engine.Graph
 	var n atomic.Int32
 	mustAdd(t, &g,
-		engine.Node{ID: "a", Run: func(context.Context) error { n.Add(1); return nil }},
-		engine.Node{ID: "b", Deps: ids("a"), Run: func(context.Context) error { n.Add(1); return nil }},
+		engine.Node{ID: nid("a"), Run: func(context.Context) error { n.Add(1); return nil }},
+		engine.Node{ID: nid("b"), Deps: ids("a"), Run: func(context.Context) error { n.Add(1); return nil }},
 	)
 	for range 2 {
 		if _, err := g.Run(testCtx(t), engine.Options{}); err != nil {
@@ -747,9 +781,9 @@ func TestNoGoroutineLeaks(t *testing.T) {
 		var g engine.Graph
 		block := func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }
 		for i := range 50 {
-			n := engine.Node{ID: engine.NodeID(fmt.Sprint(i)), Phase: engine.PhaseBuild}
+			n := engine.Node{ID: engine.ID(engine.KindBuild, fmt.Sprint(i)), Phase: engine.PhaseBuild}
 			if i >= 10 {
-				n.Deps = ids(fmt.Sprint(i % 10))
+				n.Deps = []engine.NodeID{engine.ID(engine.KindBuild, fmt.Sprint(i%10))}
 			}
 			if mode != "ok" && i < 5 {
 				n.Run = block
@@ -758,11 +792,11 @@ func TestNoGoroutineLeaks(t *testing.T) {
 		}
 		switch mode {
 		case "fail":
-			mustAdd(t, &g, engine.Node{ID: "x", Run: func(context.Context) error { return errBoom }})
+			mustAdd(t, &g, engine.Node{ID: nid("x"), Run: func(context.Context) error { return errBoom }})
 		case "cancel":
-			mustAdd(t, &g, engine.Node{ID: "x", Run: func(context.Context) error { cancel(); return nil }})
+			mustAdd(t, &g, engine.Node{ID: nid("x"), Run: func(context.Context) error { cancel(); return nil }})
 		case "panic":
-			mustAdd(t, &g, engine.Node{ID: "x", Run: func(context.Context) error { panic("x") }})
+			mustAdd(t, &g, engine.Node{ID: nid("x"), Run: func(context.Context) error { panic("x") }})
 		}
 		_, err := g.Run(ctx, engine.Options{Concurrency: map[string]int{engine.PhaseBuild: 4}})
 		if (err == nil) != (mode == "ok") {

@@ -12,10 +12,12 @@ func ExampleGraph_Run() {
 	step := func(name string) func(context.Context) error {
 		return func(context.Context) error { return nil } // build, apply, wait, ...
 	}
+	cluster := engine.ID(engine.KindCluster, "")
+	apply, ready := engine.ID(engine.KindApply, "db"), engine.ID(engine.KindReady, "db")
 	for _, n := range []engine.Node{
-		{ID: "cluster", Phase: engine.PhaseCluster, Run: step("create cluster")},
-		{ID: "apply:db", Phase: engine.PhaseDeploy, Component: "db", Deps: []engine.NodeID{"cluster"}, Run: step("apply")},
-		{ID: "ready:db", Phase: engine.PhaseDeploy, Component: "db", Deps: []engine.NodeID{"apply:db"}, Run: step("wait")},
+		{ID: cluster, Phase: engine.PhaseCluster, Run: step("create cluster")},
+		{ID: apply, Phase: engine.PhaseDeploy, Component: "db", Deps: []engine.NodeID{cluster}, Run: step("apply")},
+		{ID: ready, Phase: engine.PhaseDeploy, Component: "db", Deps: []engine.NodeID{apply}, Run: step("wait")},
 	} {
 		if err := g.Add(n); err != nil {
 			fmt.Println(err)
@@ -40,9 +42,11 @@ func ExampleGraph_Run() {
 
 func ExampleGraph_Add_cycle() {
 	var g engine.Graph
-	_ = g.Add(engine.Node{ID: "migrations", Deps: []engine.NodeID{"datastorage"}})
-	err := g.Add(engine.Node{ID: "datastorage", Deps: []engine.NodeID{"migrations"}})
+	migrations := engine.ID(engine.KindReady, "migrations")
+	datastorage := engine.ID(engine.KindReady, "datastorage")
+	_ = g.Add(engine.Node{ID: migrations, Deps: []engine.NodeID{datastorage}})
+	err := g.Add(engine.Node{ID: datastorage, Deps: []engine.NodeID{migrations}})
 	fmt.Println(err)
 	// Output:
-	// engine: node "datastorage" closes a dependency cycle: datastorage → migrations → datastorage (each depends on the next)
+	// engine: node "ready:datastorage" closes a dependency cycle: ready:datastorage → ready:migrations → ready:datastorage (each depends on the next)
 }
