@@ -20,8 +20,8 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/kubetestbed/testbed/internal/apply"
-	"github.com/kubetestbed/testbed/internal/report"
 	"github.com/kubetestbed/testbed/internal/testenv"
+	"github.com/kubetestbed/testbed/pkg/report"
 	"github.com/kubetestbed/testbed/pkg/stack"
 	"github.com/kubetestbed/testbed/pkg/testbed"
 )
@@ -91,14 +91,13 @@ type benchCase struct {
 
 // options are testbed's options for the benchmark: the assets the tests
 // share, the state directory of this process (testenv.Main stops every
-// cluster left in it), the gate from the testbed binary.
+// cluster left in it).
 func options(b *testing.B, onEvent func(testbed.Event)) testbed.Options {
 	return testbed.Options{
-		AssetsDir:   testenv.AssetsCacheDir(),
-		BinDir:      os.Getenv("TESTBED_BIN_DIR"),
-		StateDir:    testenv.TempRoot(),
-		GateCommand: []string{testenv.Binary(b), "sim-gate"},
-		OnEvent:     onEvent,
+		AssetsDir: testenv.AssetsCacheDir(),
+		BinDir:    os.Getenv("TESTBED_BIN_DIR"),
+		StateDir:  testenv.TempRoot(),
+		OnEvent:   onEvent,
 	}
 }
 

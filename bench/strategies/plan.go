@@ -189,7 +189,12 @@ func imageRef(s *stack.Stack, img stack.Image, run string) string {
 
 // simAnnotations are the pod annotations of a component's sim block,
 // exactly as testbed writes them.
-func simAnnotations(c *stack.Component) map[string]string { return sim.PodAnnotations(c.Sim) }
+func simAnnotations(c *stack.Component) map[string]string {
+	if c.Sim == nil {
+		return nil
+	}
+	return sim.PodAnnotations(c.Sim.ReadyAfter, c.Sim.Requires, string(c.Sim.Fail))
+}
 
 // hops is the number of dependsOn edges between consecutive components of
 // the critical path, plus 1 (the first component's own apply). A

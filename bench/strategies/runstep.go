@@ -9,9 +9,13 @@ import (
 )
 
 // runStep runs a `run:` component exactly as testbed does (the same
-// package builds its command).
+// packages resolve and run its command).
 func runStep(ctx context.Context, p *plan, c *stack.Component, kubeconfig string) error {
-	if err := runstep.Run(ctx, p.s, c, p.vars, kubeconfig); err != nil {
+	rc, err := p.s.RunCommand(c, p.vars, kubeconfig)
+	if err == nil {
+		err = runstep.Run(ctx, runstep.Step{Argv: rc.Argv, Env: rc.Env, Dir: rc.Dir, Timeout: c.Run.Timeout})
+	}
+	if err != nil {
 		return fmt.Errorf("component %s: %w", c.Name, err)
 	}
 	return nil

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/kubetestbed/testbed/internal/report"
+	"github.com/kubetestbed/testbed/pkg/report"
 	"github.com/kubetestbed/testbed/pkg/testbed"
 )
 
@@ -186,12 +186,11 @@ func seedPhase4(ctx context.Context, p *plan, cl *cluster, races bool) (*outcome
 func runTestbed(ctx context.Context, e *env, p *plan, cl *cluster) (*outcome, error) {
 	rec := &recorder{start: map[string]time.Time{}, applied: map[string]time.Time{}, ready: map[string]time.Time{}}
 	env, err := testbed.Up(ctx, p.s, testbed.Options{
-		Run:         p.vars.Run,
-		AssetsDir:   e.cacheDir,
-		BinDir:      e.binDir,
-		StateDir:    cl.stateDir,
-		GateCommand: e.gate,
-		OnEvent:     rec.on,
+		Run:       p.vars.Run,
+		AssetsDir: e.cacheDir,
+		BinDir:    e.binDir,
+		StateDir:  cl.stateDir,
+		OnEvent:   rec.on,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("testbed up: %w%s", err, notReady(env))

@@ -15,8 +15,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/kubetestbed/testbed/internal/assets"
-	"github.com/kubetestbed/testbed/internal/report"
 	"github.com/kubetestbed/testbed/internal/testenv"
+	"github.com/kubetestbed/testbed/pkg/report"
 	"github.com/kubetestbed/testbed/pkg/stack"
 	"github.com/kubetestbed/testbed/pkg/testbed"
 )
@@ -174,7 +174,12 @@ func TestStacks(t *testing.T) {
 			}
 			// The deploy start applies PostgreSQL, the head of the longest
 			// dependsOn chain, before Redis, CRDs, Tekton and the rest.
-			if first, err := testbed.ApplyFirst(s); err != nil || !slices.Equal(first, sharedPath[:1]) {
+			var first []string
+			plan, err := testbed.NewPlan(s, testbed.Options{StateDir: t.TempDir()})
+			if plan != nil {
+				first = plan.ApplyFirst
+			}
+			if err != nil || !slices.Equal(first, sharedPath[:1]) {
 				t.Errorf("applied first %v (%v), want %v", first, err, sharedPath[:1])
 			}
 
@@ -221,17 +226,15 @@ func TestUpOnSim(t *testing.T) {
 	testenv.Assets(t) // builds the control plane on first use, else reuses the cache
 	// The workflow registration step finds kubectl through $KUBECTL first.
 	t.Setenv("KUBECTL", testenv.Assets(t).Path(assets.Kubectl))
-	gate := []string{testenv.Binary(t), "sim-gate"}
 
 	for _, file := range []string{"datastorage.yaml", "workflowexecution.yaml"} {
 		t.Run(file, func(t *testing.T) {
 			t.Parallel()
 			s := load(t, file)
 			opts := testbed.Options{
-				AssetsDir:   testenv.AssetsCacheDir(),
-				StateDir:    t.TempDir(),
-				GateCommand: gate,
-				DiagDir:     t.TempDir(),
+				AssetsDir: testenv.AssetsCacheDir(),
+				StateDir:  t.TempDir(),
+				DiagDir:   t.TempDir(),
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 			defer cancel()

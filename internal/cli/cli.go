@@ -13,7 +13,6 @@ import (
 	"k8s.io/klog/v2"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -21,6 +20,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+
+	"github.com/kubetestbed/testbed/pkg/testbed"
 )
 
 // Exit codes (DESIGN §5).
@@ -103,25 +104,6 @@ func envOr(key, def string) string {
 	return def
 }
 
-func defaultAssetsDir() string {
-	dir, err := os.UserCacheDir()
-	if err != nil {
-		dir = os.TempDir()
-	}
-	return filepath.Join(dir, "testbed", "assets")
-}
-
-func defaultStateDir() string {
-	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
-		return filepath.Join(d, "testbed")
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return filepath.Join(os.TempDir(), "testbed-state")
-	}
-	return filepath.Join(home, ".local", "state", "testbed")
-}
-
 func newRoot(g *globals) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "testbed",
@@ -136,10 +118,10 @@ local processes on 127.0.0.1. Its binaries are built once from the Go module
 proxy (about 10 minutes on 2 cores) and cached.
 
 Environment:
-  TESTBED_ASSETS_DIR  cache of built control-plane binaries (default ` + defaultAssetsDir() + `)
+  TESTBED_ASSETS_DIR  cache of built control-plane binaries (default ` + testbed.DefaultAssetsDir() + `)
   TESTBED_BIN_DIR     use control-plane binaries you already have (kube-apiserver,
                       kube-controller-manager, kube-scheduler, kubectl, etcd, kwok)
-  TESTBED_STATE_DIR   running clusters: pids, logs, kubeconfig (default ` + defaultStateDir() + `)
+  TESTBED_STATE_DIR   running clusters: pids, logs, kubeconfig (default ` + testbed.DefaultStateDir() + `)
   TESTBED_CLIENT_LOGS set to anything: show the Kubernetes client's own log lines
 
 Exit codes: 0 ready, 1 a component failed or timed out, 2 invalid input,
@@ -156,9 +138,9 @@ Exit codes: 0 ready, 1 a component failed or timed out, 2 invalid input,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &usageError{fmt.Errorf("%w (see `%s --help`)", err, c.CommandPath())}
 	})
-	root.PersistentFlags().StringVar(&g.assetsDir, "assets-dir", envOr("TESTBED_ASSETS_DIR", defaultAssetsDir()), "directory of cached control-plane builds")
+	root.PersistentFlags().StringVar(&g.assetsDir, "assets-dir", envOr("TESTBED_ASSETS_DIR", testbed.DefaultAssetsDir()), "directory of cached control-plane builds")
 	root.PersistentFlags().StringVar(&g.binDir, "bin-dir", os.Getenv("TESTBED_BIN_DIR"), "use prebuilt control-plane binaries from this directory instead of building them")
-	root.PersistentFlags().StringVar(&g.stateDir, "state-dir", envOr("TESTBED_STATE_DIR", defaultStateDir()), "directory holding running clusters' state")
+	root.PersistentFlags().StringVar(&g.stateDir, "state-dir", envOr("TESTBED_STATE_DIR", testbed.DefaultStateDir()), "directory holding running clusters' state")
 	root.AddCommand(newUpCmd(g), newDownCmd(g), newStatusCmd(g), newPlanCmd(g), newAssetsCmd(g), newClusterCmd(g), newGateCmd(), newTimelineCmd(g))
 	return root
 }

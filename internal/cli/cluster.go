@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"text/tabwriter"
 	"time"
 
@@ -116,15 +115,10 @@ func (g *globals) ensureAssets(ctx context.Context) (*assets.Set, error) {
 }
 
 func (g *globals) simProvider(set *assets.Set, nodes int) (*sim.Provider, error) {
-	var gate []string
-	if exe, err := os.Executable(); err == nil {
-		gate = []string{exe, "sim-gate"}
-	}
 	return sim.New(sim.Options{
-		StateDir:    g.stateDir + "/clusters",
-		Assets:      set,
-		GateCommand: gate,
-		Nodes:       nodes,
+		StateDir: g.stateDir + "/clusters",
+		Assets:   set,
+		Nodes:    nodes,
 		Progress: func(ev sim.Event) {
 			g.progress("cluster %s: %s", ev.Cluster, ev.Message)
 		},

@@ -14,8 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/kubetestbed/testbed/internal/ready"
-	"github.com/kubetestbed/testbed/internal/report"
+	"github.com/kubetestbed/testbed/pkg/report"
 	"github.com/kubetestbed/testbed/pkg/stack"
 	"github.com/kubetestbed/testbed/pkg/testbed"
 )
@@ -46,16 +45,11 @@ func (f *stackFlags) load() (*stack.Stack, error) {
 }
 
 func (g *globals) options(f *stackFlags) testbed.Options {
-	var gate []string
-	if exe, err := os.Executable(); err == nil {
-		gate = []string{exe, "sim-gate"}
-	}
 	return testbed.Options{
-		Provider:    f.provider,
-		AssetsDir:   g.assetsDir,
-		BinDir:      g.binDir,
-		StateDir:    g.stateDir,
-		GateCommand: gate,
+		Provider:  f.provider,
+		AssetsDir: g.assetsDir,
+		BinDir:    g.binDir,
+		StateDir:  g.stateDir,
 	}
 }
 
@@ -80,7 +74,7 @@ func (g *globals) isTTY() bool {
 func newUpCmd(g *globals) *cobra.Command {
 	var f stackFlags
 	var timeout time.Duration
-	var reportPath, junitPath, timelinePath, phases string
+	var reportPath, junitPath, timelinePath string
 	var keep bool
 	var verbosity int
 	var diagDir string
@@ -115,9 +109,6 @@ Exit codes: 0 ready, 1 a component failed or timed out, 2 invalid input,
 					return invalid(fmt.Errorf("%s %s: %w", o.flag, o.path, err))
 				}
 			}
-			if phases != "overlap" && phases != "strict" {
-				return rejected(f.file, invalid(fmt.Errorf("--phases %q: want overlap or strict", phases)))
-			}
 			if timeout < 0 {
 				return rejected(f.file, invalid(fmt.Errorf("--timeout %s: must not be negative", timeout)))
 			}
@@ -129,7 +120,6 @@ Exit codes: 0 ready, 1 a component failed or timed out, 2 invalid input,
 			opts.Timeout = timeout
 			opts.KeepOnFailure = keep
 			opts.DiagDir = diagDir
-			opts.Strict = phases == "strict"
 			prog := report.NewProgress(g.stderr, g.isTTY(), nil)
 			stopTick := make(chan struct{})
 			if g.isTTY() {
@@ -137,23 +127,29 @@ Exit codes: 0 ready, 1 a component failed or timed out, 2 invalid input,
 					prog.SetWidth(w)
 				}
 			}
+			prep := newBuildProgress(g.stderr, g.isTTY())
 			opts.OnEvent = func(ev testbed.Event) {
-				if ev.Component == "" {
+				switch {
+				case ev.State == testbed.StatePrepare:
+					prep.event(ev)
+				case ev.Component == "":
 					prog.Printf("%s", ev.Detail)
-					return
-				}
-				if ev.State == testbed.StateObject {
+				case ev.State == testbed.StateObject && ev.Object != nil:
 					if verbosity > 0 {
 						prog.Printf("%s %s", ev.Component, ev.Detail)
 					}
 					// What the component waits for: its latest object
 					// not ready ("Deployment ns/db: 0/1 replicas ready").
-					if !strings.Contains(ev.Detail, ": "+string(ready.Ready)+" ") {
-						prog.Waiting(ev.Component, strings.Replace(ev.Detail, ": "+string(ready.InProgress)+" ", ": ", 1))
+					if !ev.Object.Ready {
+						what := ev.Object.Reason
+						if ev.Object.Failed {
+							what = "Failed " + what
+						}
+						prog.Waiting(ev.Component, ev.Object.String()+": "+what)
 					}
-					return
+				default:
+					prog.Component(ev.Component, ev.State, ev.Detail)
 				}
-				prog.Component(ev.Component, ev.State, ev.Detail)
 			}
 			tick := time.NewTicker(time.Second)
 			ticking := make(chan struct{})
@@ -214,7 +210,6 @@ Exit codes: 0 ready, 1 a component failed or timed out, 2 invalid input,
 	cmd.Flags().StringVar(&timelinePath, "timeline", "", "draw the bring-up here as an SVG Gantt chart (on success and on failure)")
 	cmd.Flags().BoolVar(&keep, "keep-on-failure", false, "leave what a failed run started in place, for inspection")
 	cmd.Flags().StringVar(&diagDir, "diagnostics-dir", "", "write failed components' diagnostics here (default: $TMPDIR/testbed-diagnostics/STACK-RUN)")
-	cmd.Flags().StringVar(&phases, "phases", "overlap", "overlap: build and create the cluster at once; strict: build first")
 	cmd.Flags().IntVarP(&verbosity, "verbosity", "v", 0, "more progress detail (1: every object's readiness changes)")
 	return cmd
 }
@@ -396,10 +391,11 @@ Exit codes: 0 valid, 2 invalid (every problem printed).`,
 			if err != nil {
 				return err
 			}
-			provider, err := testbed.Check(s, g.options(&f))
+			plan, err := testbed.NewPlan(s, g.options(&f))
 			if err != nil {
 				return exitFor(err)
 			}
+			provider := plan.Provider
 			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintf(g.stdout, "stack %s (namespace %s, provider %s, timeout %s)\n\n", s.Metadata.Name, s.Spec.Namespace, provider, s.Spec.Timeout)
 			fmt.Fprintln(tw, "COMPONENT\tDEPENDS ON\tREQUIRES\tREADY AFTER\tDOES")
@@ -426,8 +422,8 @@ Exit codes: 0 valid, 2 invalid (every problem printed).`,
 			if err := tw.Flush(); err != nil {
 				return err
 			}
-			if first, err := testbed.ApplyFirst(s); err == nil && len(first) > 0 {
-				fmt.Fprintf(g.stdout, "\napplied first: %s (heads of the longest dependsOn chain; the other components that wait for nothing follow once these components' pods are scheduled, at most %s after their apply)\n", strings.Join(first, ", "), testbed.ScheduleGate)
+			if len(plan.ApplyFirst) > 0 {
+				fmt.Fprintf(g.stdout, "\napplied first: %s (heads of the longest dependsOn chain; the other components that wait for nothing follow once these components' pods are scheduled, at most %s after their apply)\n", strings.Join(plan.ApplyFirst, ", "), plan.ScheduleGate)
 			}
 			lb, path := s.LowerBound()
 			fmt.Fprintf(g.stdout, "\nlower bound (sim): %.1f s\ncritical path: %s\n", lb, strings.Join(path, " → "))

@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kubetestbed/testbed/internal/report"
+	"github.com/kubetestbed/testbed/pkg/report"
 )
 
 func newTimelineCmd(g *globals) *cobra.Command {

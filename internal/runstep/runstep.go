@@ -1,19 +1,16 @@
-// Package runstep builds the command of a stack's `run:` component: the
-// argv with the stack's substitutions (no shell), in the stack file's
-// directory, with KUBECONFIG, TESTBED_STACK, TESTBED_RUN and
-// TESTBED_NAMESPACE set and the step's own env added (in name order).
+// Package runstep runs a host command as a step of a bring-up: an argv (no
+// shell) in a directory with extra environment, within a timeout, with the
+// tail of its output in the error.
 package runstep
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
-	"sort"
 	"strings"
 	"time"
-
-	"github.com/kubetestbed/testbed/pkg/stack"
 )
 
 // WaitDelay is how long a step's output pipes are waited for after it is
@@ -21,53 +18,42 @@ import (
 // cannot hold the run.
 const WaitDelay = 5 * time.Second
 
-// Command returns the command of c's run step against the cluster whose
-// kubeconfig is given, bound to ctx (the caller adds the step's timeout to
-// ctx, see Run). It returns an error if a substitution has no value.
-func Command(ctx context.Context, s *stack.Stack, c *stack.Component, vars stack.Vars, kubeconfig string) (*exec.Cmd, error) {
-	if c.Run == nil || len(c.Run.Command) == 0 {
-		return nil, fmt.Errorf("component %s has no run command", c.Name)
+// Step is a host command.
+type Step struct {
+	// Argv is the program and its arguments.
+	Argv []string
+	// Env is added to this process's environment.
+	Env []string
+	// Dir is the working directory ("": this process's).
+	Dir string
+	// Timeout bounds the step (0: only ctx does).
+	Timeout time.Duration
+}
+
+// Command returns st's command bound to ctx (the caller adds st.Timeout,
+// see Run).
+func Command(ctx context.Context, st Step) (*exec.Cmd, error) {
+	if len(st.Argv) == 0 {
+		return nil, errors.New("run step has no command")
 	}
-	argv := make([]string, len(c.Run.Command))
-	for i, a := range c.Run.Command {
-		v, err := stack.Substitute(a, vars)
-		if err != nil {
-			return nil, err
-		}
-		argv[i] = v
-	}
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Dir = s.Dir
+	cmd := exec.CommandContext(ctx, st.Argv[0], st.Argv[1:]...)
+	cmd.Dir = st.Dir
 	cmd.WaitDelay = WaitDelay
-	env := append(os.Environ(), "KUBECONFIG="+kubeconfig, "TESTBED_STACK="+s.Metadata.Name,
-		"TESTBED_RUN="+vars.Run, "TESTBED_NAMESPACE="+s.Spec.Namespace)
-	keys := make([]string, 0, len(c.Run.Env))
-	for k := range c.Run.Env {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		v, err := stack.Substitute(c.Run.Env[k], vars)
-		if err != nil {
-			return nil, err
-		}
-		env = append(env, k+"="+v)
-	}
-	cmd.Env = env
+	cmd.Env = append(os.Environ(), st.Env...)
 	return cmd, nil
 }
 
-// Run runs c's step (see Command) within its timeout and returns nil when
-// it exits 0. Otherwise the error names the argv, says whether the step's
-// own timeout ended it, and ends with the last 20 lines of its output.
-func Run(ctx context.Context, s *stack.Stack, c *stack.Component, vars stack.Vars, kubeconfig string) error {
+// Run runs st within its timeout and returns nil when it exits 0.
+// Otherwise the error names the argv, says whether the step's own timeout
+// ended it, and ends with the last 20 lines of its output.
+func Run(ctx context.Context, st Step) error {
 	rctx := ctx
-	if c.Run != nil && c.Run.Timeout > 0 {
+	if st.Timeout > 0 {
 		var cancel context.CancelFunc
-		rctx, cancel = context.WithTimeout(ctx, c.Run.Timeout)
+		rctx, cancel = context.WithTimeout(ctx, st.Timeout)
 		defer cancel()
 	}
-	cmd, err := Command(rctx, s, c, vars, kubeconfig)
+	cmd, err := Command(rctx, st)
 	if err != nil {
 		return err
 	}
@@ -76,7 +62,7 @@ func Run(ctx context.Context, s *stack.Stack, c *stack.Component, vars stack.Var
 		return nil
 	}
 	if rctx.Err() != nil && ctx.Err() == nil {
-		err = fmt.Errorf("%w: timed out after %s", context.DeadlineExceeded, c.Run.Timeout)
+		err = fmt.Errorf("%w: timed out after %s", context.DeadlineExceeded, st.Timeout)
 	}
 	return fmt.Errorf("run %s: %w\n%s", strings.Join(cmd.Args, " "), err, Tail(string(out), 20))
 }

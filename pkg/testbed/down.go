@@ -8,10 +8,9 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/client-go/rest"
 
 	"github.com/kubetestbed/testbed/internal/apply"
-	"github.com/kubetestbed/testbed/internal/cluster/sim"
+	"github.com/kubetestbed/testbed/internal/cluster"
 	"github.com/kubetestbed/testbed/internal/ready"
 	"github.com/kubetestbed/testbed/pkg/stack"
 )
@@ -20,52 +19,51 @@ import (
 // not running.
 var ErrNotRunning = errors.New("not running")
 
-// Down tears stack s down: on sim it stops the stack's cluster and removes
-// its state; on kubeconfig it deletes every object testbed applied for the
-// stack (by label) and the namespaces it created, nothing else. A stack
-// that is not running returns an error wrapping ErrNotRunning.
+// Down tears stack s down: on a provider that owns its clusters (sim) it
+// removes the stack's cluster; on one that does not (kubeconfig) it
+// deletes every object testbed applied for the stack (by label) and the
+// namespaces it created, nothing else. A stack that is not running returns
+// an error wrapping ErrNotRunning.
 func Down(ctx context.Context, s *stack.Stack, opts Options) error {
-	provider, err := providerOf(s, opts)
-	if err != nil {
-		return err
-	}
 	emit := func(ev Event) {
 		if opts.OnEvent != nil {
 			opts.OnEvent(ev)
 		}
 	}
-	switch provider {
-	case stack.ProviderKubeconfig:
-		cfg, _, err := kubeconfigREST(s)
-		if err != nil {
-			return err
+	p, err := providerFor(s, opts, emit)
+	if err != nil {
+		return err
+	}
+	if d, ok := p.(cluster.Deleter); ok {
+		err := d.Delete(ctx, s.Metadata.Name)
+		if errors.Is(err, cluster.ErrNotFound) {
+			return fmt.Errorf("stack %s: %w (no %s cluster %q)", s.Metadata.Name, ErrNotRunning, p.Name(), s.Metadata.Name)
 		}
-		app, err := apply.New(cfg, apply.Options{})
-		if err != nil {
-			return &Error{Kind: KindInfra, Err: err}
-		}
-		emit(Event{State: StateCluster, Detail: "deleting every object labelled " + apply.Selector(s.Metadata.Name), At: time.Now()})
-		// Namespaces testbed created carry the stack's labels: the
-		// selector finds them; pre-existing namespaces are left alone.
-		if err := app.DeleteAll(ctx, apply.Selector(s.Metadata.Name), nil); err != nil {
-			return &Error{Kind: KindInfra, Err: err}
-		}
-		return nil
-	default:
-		p, err := simProvider(ctx, opts, false, emit)
-		if err != nil {
-			return err
-		}
-		err = p.Delete(ctx, s.Metadata.Name)
-		var nf *sim.NotFoundError
-		if errors.As(err, &nf) {
-			return fmt.Errorf("stack %s: %w (no sim cluster %q)", s.Metadata.Name, ErrNotRunning, s.Metadata.Name)
-		}
-		if err != nil {
-			return &Error{Kind: KindInfra, Err: err}
-		}
+		return infraOrNil(err)
+	}
+	c, err := p.Find(ctx, s.Metadata.Name)
+	if err != nil {
+		return infraErr(err)
+	}
+	cfg, err := c.RESTConfig()
+	if err != nil {
+		return infraErr(err)
+	}
+	app, err := apply.New(cfg, apply.Options{})
+	if err != nil {
+		return infraErr(err)
+	}
+	emit(Event{State: StateCluster, Detail: "deleting every object labelled " + apply.Selector(s.Metadata.Name), At: time.Now()})
+	// Namespaces testbed created carry the stack's labels: the selector
+	// finds them; pre-existing namespaces are left alone.
+	return infraOrNil(app.DeleteAll(ctx, apply.Selector(s.Metadata.Name), nil))
+}
+
+func infraOrNil(err error) error {
+	if err == nil {
 		return nil
 	}
+	return infraErr(err)
 }
 
 // ComponentStatus is the readiness of one component of a running stack.
@@ -79,39 +77,22 @@ type ComponentStatus struct {
 // Status reports the readiness of every component of a running stack, as
 // the readiness rules see it now.
 func Status(ctx context.Context, s *stack.Stack, opts Options) ([]ComponentStatus, error) {
-	provider, err := providerOf(s, opts)
+	plan, err := NewPlan(s, opts)
 	if err != nil {
 		return nil, err
 	}
-	var cfg *rest.Config
-	switch provider {
-	case stack.ProviderKubeconfig:
-		if cfg, _, err = kubeconfigREST(s); err != nil {
-			return nil, err
-		}
-		if err := reachable(ctx, cfg); err != nil {
-			return nil, err
-		}
-	default:
-		p, err := simProvider(ctx, opts, false, func(Event) {})
-		if err != nil {
-			return nil, err
-		}
-		c, err := p.Get(s.Metadata.Name)
-		if err != nil {
-			return nil, fmt.Errorf("stack %s: %w (%v)", s.Metadata.Name, ErrNotRunning, err)
-		}
-		if err := c.Healthy(); err != nil {
-			return nil, &Error{Kind: KindInfra, Err: err}
-		}
-		if cfg, err = c.RESTConfig(); err != nil {
-			return nil, &Error{Kind: KindInfra, Err: err}
-		}
+	c, err := plan.provider.Find(ctx, s.Metadata.Name)
+	if errors.Is(err, cluster.ErrNotFound) {
+		return nil, fmt.Errorf("stack %s: %w (%v)", s.Metadata.Name, ErrNotRunning, err)
 	}
-	r := &run{s: s, opts: opts, id: "status", provider: provider}
-	if err := r.resolve(); err != nil {
-		return nil, err
+	if err != nil {
+		return nil, infraErr(err)
 	}
+	cfg, err := c.RESTConfig()
+	if err != nil {
+		return nil, infraErr(err)
+	}
+	r := &run{s: s, opts: opts, docs: plan.docs}
 	app, err := apply.New(cfg, apply.Options{})
 	if err != nil {
 		return nil, &Error{Kind: KindInfra, Err: err}

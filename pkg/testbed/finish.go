@@ -18,9 +18,10 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/kubetestbed/testbed/internal/apply"
+	"github.com/kubetestbed/testbed/internal/cluster"
 	"github.com/kubetestbed/testbed/internal/engine"
 	"github.com/kubetestbed/testbed/internal/ready"
-	"github.com/kubetestbed/testbed/internal/report"
+	"github.com/kubetestbed/testbed/pkg/report"
 	"github.com/kubetestbed/testbed/pkg/stack"
 )
 
@@ -86,13 +87,10 @@ func (r *run) checks(ctx context.Context, c *stack.Component) error {
 func (r *run) report(res *engine.Result, result report.Result) *report.Report {
 	end := time.Now()
 	rep := &report.Report{
-		Stack: r.s.Metadata.Name, Run: r.id, Provider: string(r.provider), Result: result,
+		Stack: r.s.Metadata.Name, Run: r.id, Provider: r.provider.Name(), Result: result,
 		StartedAt: r.start.UTC(), Seconds: report.Since(r.start, end),
 	}
-	if r.provider == stack.ProviderSim {
-		lb, _ := r.s.LowerBound()
-		rep.LowerBoundSeconds = &lb
-	}
+	rep.LowerBoundSeconds = r.plan.LowerBound
 	var timings []engine.Timing
 	if res != nil {
 		timings = res.Timings
@@ -201,7 +199,7 @@ func (r *run) criticalPath(rep *report.Report) []string {
 	seen := map[string]bool{end.Name: true}
 	for cur := r.s.Component(end.Name); cur != nil; {
 		waited := append([]string{}, cur.DependsOn...)
-		if cur.Sim != nil && r.provider == stack.ProviderSim {
+		if cur.Sim != nil && r.simulated() {
 			waited = append(waited, cur.Sim.Requires...)
 		}
 		var next *stack.Component
@@ -307,8 +305,8 @@ func (r *run) diagnose(rep *report.Report) {
 		_ = os.WriteFile(filepath.Join(dir, "events.txt"), []byte(strings.Join(events, "\n")+"\n"), 0o644)
 		if logs.Len() == 0 {
 			logs.WriteString("no container logs: ")
-			if r.provider == stack.ProviderSim {
-				logs.WriteString("on the sim provider containers do not run\n")
+			if r.simulated() {
+				logs.WriteString("on the " + r.provider.Name() + " provider containers do not run\n")
 			} else {
 				logs.WriteString("none could be read\n")
 			}
@@ -330,7 +328,7 @@ func eventTime(e *corev1.Event) time.Time {
 // podLogs appends the last lines of each container's current and previous
 // logs. The sim provider has none (its containers never run).
 func (r *run) podLogs(ctx context.Context, cs kubernetes.Interface, p *corev1.Pod, w *strings.Builder) {
-	if r.provider == stack.ProviderSim {
+	if r.simulated() {
 		return
 	}
 	lines := int64(50)
@@ -347,4 +345,11 @@ func (r *run) podLogs(ctx context.Context, cs kubernetes.Interface, p *corev1.Po
 			fmt.Fprintf(w, "==> %s/%s container %s (%s) <==\n%s\n", p.Namespace, p.Name, c.Name, which, data)
 		}
 	}
+}
+
+// simulated reports whether the run's pods are simulated (nothing runs in
+// them: no logs, no checks).
+func (r *run) simulated() bool {
+	_, ok := r.provider.(cluster.PodSimulator)
+	return ok
 }

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/kubetestbed/testbed/internal/engine"
@@ -47,7 +48,11 @@ func TestApplyFirst(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := parse(t, tc.components)
-			got, err := ApplyFirst(s)
+			p, err := NewPlan(s, Options{Provider: "kubeconfig"})
+			var got []string
+			if p != nil {
+				got = p.ApplyFirst
+			}
 			if err != nil || !slices.Equal(got, tc.want) {
 				t.Errorf("ApplyFirst = %q, %v; want %q", got, err, tc.want)
 			}
@@ -65,19 +70,29 @@ func TestGraphAppliesLeadersFirst(t *testing.T) {
     - {name: postgresql, manifests: [postgresql.yaml]}
     - {name: migrations, manifests: [migrations.yaml], dependsOn: [postgresql]}
     - {name: seed, run: {command: [true]}}`)
-	r := &run{s: s}
+	p, err := NewPlan(s, Options{Provider: "kubeconfig"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &run{s: s, plan: p}
 	g, err := r.graph()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for id, want := range map[engine.NodeID][]engine.NodeID{
+	for id, want := range map[string][]string{
 		"apply:postgresql":     {"cluster"},
 		"scheduled:postgresql": {"apply:postgresql"},
 		"apply:redis":          {"cluster", "scheduled:postgresql"},
 		"ready:seed":           {"cluster"}, // a run step is not held back
 		"apply:migrations":     {"cluster", "ready:postgresql"},
 	} {
-		if got, _ := g.Deps(id); !slices.Equal(got, want) {
+		kind, name, _ := strings.Cut(id, ":")
+		deps, _ := g.Deps(engine.ID(engine.NodeKind(kind), name))
+		var got []string
+		for _, d := range deps {
+			got = append(got, d.String())
+		}
+		if !slices.Equal(got, want) {
 			t.Errorf("%s waits for %q, want %q", id, got, want)
 		}
 	}

@@ -10,18 +10,20 @@ import (
 	"strings"
 	"time"
 
-	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kubetestbed/testbed/internal/assets"
+	"github.com/kubetestbed/testbed/internal/cluster"
+	"github.com/kubetestbed/testbed/internal/cluster/kubeconfig"
 	"github.com/kubetestbed/testbed/internal/cluster/sim"
-	"github.com/kubetestbed/testbed/internal/report"
+	"github.com/kubetestbed/testbed/pkg/report"
 	"github.com/kubetestbed/testbed/pkg/stack"
 )
 
-// Options configure Up, Down and Status. The zero value works: sim
-// provider, the stack's timeout, teardown on failure.
+// Options configure Up, Down, Status and Check. The zero value works: the
+// stack's provider (sim by default), the stack's timeout, teardown on
+// failure, and the default directories of DefaultAssetsDir and
+// DefaultStateDir.
 type Options struct {
 	// Provider overrides the stack's spec.cluster.provider.
 	Provider string
@@ -30,43 +32,110 @@ type Options struct {
 	// KeepOnFailure leaves what a failed run started in place, for
 	// inspection.
 	KeepOnFailure bool
-	// Strict restores the seed's phase order: the cluster is created only
-	// after every image is built (for machines where they contend). No
-	// provider builds images yet (sim never builds), so today it changes
-	// nothing; the graph gets build nodes, and this edge, with image builds.
-	Strict bool
 	// Run is the run ID (${run}); default: 5 random characters.
 	Run string
-	// AssetsDir caches the sim control plane (built on first use);
-	// BinDir, if set, uses prebuilt binaries instead. StateDir holds
-	// running sim clusters. The CLI fills these; they have no defaults
-	// here, since the library reads no environment.
-	AssetsDir, BinDir, StateDir string
-	// GateCommand runs the sim gate ("testbed sim-gate"); see sim.Options.
-	GateCommand []string
+	// AssetsDir caches the sim control plane, built on first use (default
+	// DefaultAssetsDir()); BinDir, if set, uses prebuilt binaries instead.
+	AssetsDir, BinDir string
+	// StateDir holds running sim clusters (default DefaultStateDir()).
+	StateDir string
 	// DiagDir receives diagnostics bundles of failed components
 	// (default: a directory under os.TempDir()).
 	DiagDir string
 	// OnEvent, if set, receives progress: one event per component state
-	// change and per cluster step. Called from several goroutines, one at
-	// a time.
+	// change, per object readiness change and per cluster step. Called
+	// from several goroutines, one at a time.
 	OnEvent func(Event)
+
+	// provider, if set, replaces the provider the stack names (tests).
+	provider cluster.Provider
+}
+
+// DefaultAssetsDir is where the sim control plane is cached unless
+// Options.AssetsDir says otherwise: testbed/assets in the user's cache
+// directory.
+func DefaultAssetsDir() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		dir = os.TempDir()
+	}
+	return filepath.Join(dir, "testbed", "assets")
+}
+
+// DefaultStateDir is where running sim clusters keep their state unless
+// Options.StateDir says otherwise: $XDG_STATE_HOME/testbed, else
+// ~/.local/state/testbed.
+func DefaultStateDir() string {
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "testbed")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return filepath.Join(os.TempDir(), "testbed-state")
+	}
+	return filepath.Join(home, ".local", "state", "testbed")
+}
+
+// withDefaults fills the directories the caller left empty.
+func (o Options) withDefaults() Options {
+	if o.AssetsDir == "" {
+		o.AssetsDir = DefaultAssetsDir()
+	}
+	if o.StateDir == "" {
+		o.StateDir = DefaultStateDir()
+	}
+	return o
 }
 
 // Event is one step of a run, for progress output.
 type Event struct {
 	// Component is empty for events about the run or the cluster.
 	Component string
-	// State is "applying", "applied", "ready", "failed", "timeout",
-	// "running" (a run step), "skipped", "cluster" or "object".
+	// State is one of the State constants.
 	State string
+	// Object is the object whose readiness changed (StateObject only).
+	Object *ObjectEvent
+	// Prepare is the progress of the work before the bring-up (StatePrepare
+	// only; nil for a plain message).
+	Prepare *PrepareProgress
 	// Detail is a short human description.
 	Detail string
 	At     time.Time
 }
 
-// Component states of Event.
+// ObjectEvent is an object's readiness as the tracker sees it.
+type ObjectEvent struct {
+	Kind, Namespace, Name string
+	// Ready and Failed are exclusive; neither: still coming up.
+	Ready, Failed bool
+	// Reason says what the object waits for, or why it failed.
+	Reason string
+}
+
+// String returns "Kind namespace/name" (or "Kind name" when cluster-scoped).
+func (o *ObjectEvent) String() string {
+	if o.Namespace == "" {
+		return o.Kind + " " + o.Name
+	}
+	return o.Kind + " " + o.Namespace + "/" + o.Name
+}
+
+// PrepareProgress is how far the provider's preparation (building the sim
+// control plane) has come.
+type PrepareProgress struct {
+	// Step names what is being built or fetched.
+	Step string
+	// Done and Total count packages (Total 0: not known yet).
+	Done, Total int
+	Elapsed     time.Duration
+}
+
+// Event states.
 const (
+	// StatePrepare: the provider's work before the bring-up's clock starts.
+	StatePrepare = "prepare"
+	// StateCluster: a step of creating, reusing or removing the cluster.
+	StateCluster  = "cluster"
 	StateApplying = "applying"
 	StateApplied  = "applied"
 	StateRunning  = "running"
@@ -74,16 +143,15 @@ const (
 	StateFailed   = "failed"
 	StateTimeout  = "timeout"
 	StateSkipped  = "skipped"
-	StateCluster  = "cluster"
-	// StateObject reports one object's readiness change (Detail says
-	// which and why); Component is the object's component.
+	// StateObject reports one object's readiness change; Component is the
+	// object's component.
 	StateObject = "object"
 )
 
 // Env is a stack that Up brought up.
 type Env struct {
 	Stack *stack.Stack
-	// Report is the run's report (DESIGN §6), also on failure.
+	// Report is the run's report, also on failure.
 	Report *report.Report
 	// Kubeconfig is the path of the cluster's kubeconfig.
 	Kubeconfig string
@@ -95,10 +163,8 @@ type Env struct {
 }
 
 // Teardown removes what the Up call that returned e started, as Up does
-// itself on failure: the sim cluster it created (not one it found running
-// and re-applied to), or on the kubeconfig provider the objects and
-// namespaces it applied. Callers use it when a run that Up reported ready
-// fails afterwards on their side (the CLI: its report cannot be written).
+// itself on failure: a cluster it created (not one it found running), or
+// on a cluster testbed does not own the objects and namespaces it applied.
 // Down, by contrast, removes the stack whatever run started it.
 func (e *Env) Teardown(ctx context.Context) {
 	if e != nil && e.teardown != nil {
@@ -118,7 +184,7 @@ func (e *Env) Endpoint(port string) (string, error) {
 	return net.JoinHostPort("127.0.0.1", fmt.Sprint(p)), nil
 }
 
-// Kind of failure, for exit codes (DESIGN §5).
+// Kind of failure, for exit codes (docs/design.md, "Exit codes").
 type Kind int
 
 // The kinds of Error.
@@ -146,6 +212,14 @@ func invalidf(format string, args ...any) error {
 	return &Error{Kind: KindInvalid, Err: fmt.Errorf(format, args...)}
 }
 
+func infraErr(err error) error {
+	var e *Error
+	if errors.As(err, &e) {
+		return err
+	}
+	return &Error{Kind: KindInfra, Err: err}
+}
+
 // KindOf returns the Kind of err: KindFailed unless err is (or wraps) an
 // *Error of another kind.
 func KindOf(err error) Kind {
@@ -156,179 +230,78 @@ func KindOf(err error) Kind {
 	return KindFailed
 }
 
-// Check rejects, as an *Error of KindInvalid, everything Up rejects before
-// it starts anything: a provider it cannot use, images it would have to
-// build where it cannot, manifests that do not read (or are kustomize
-// directories), and on sim a kind the API server cannot serve and a
-// timeout that the sim timings make certain (see stack.SimTimeouts). It
-// returns the provider the stack runs on. `testbed plan` calls it, so that
-// a plan that passes is a stack up accepts.
-func Check(s *stack.Stack, opts Options) (stack.Provider, error) {
-	provider, err := checkProvider(s, opts)
-	if err != nil {
-		return "", err
-	}
-	cms, err := s.Manifests(nil)
-	if err != nil {
-		return "", &Error{Kind: KindInvalid, Err: err}
-	}
-	return provider, checkManifests(s, opts, provider, cms)
+// providers makes the provider a stack names.
+var providers = map[stack.Provider]func(s *stack.Stack, opts Options, emit func(Event)) cluster.Provider{
+	stack.ProviderSim: func(_ *stack.Stack, opts Options, emit func(Event)) cluster.Provider {
+		return newSim(opts, emit)
+	},
+	stack.ProviderKubeconfig: func(s *stack.Stack, _ Options, _ func(Event)) cluster.Provider {
+		return &kubeconfig.Provider{Path: s.Spec.Cluster.Kubeconfig.Path, Context: s.Spec.Cluster.Kubeconfig.Context}
+	},
 }
 
-// checkProvider is Check's provider and images part.
-func checkProvider(s *stack.Stack, opts Options) (stack.Provider, error) {
-	provider, err := providerOf(s, opts)
-	if err != nil {
-		return "", err
-	}
-	for _, img := range s.Spec.Images {
-		if img.Ref == "" && provider != stack.ProviderSim {
-			return "", invalidf("image %q is built from source, and image builds are not implemented yet for provider %s: give it a ref, or use the sim provider (which never builds)", img.Name, provider)
-		}
-	}
-	return provider, nil
+// unavailable says why a provider the stack file accepts cannot run yet.
+var unavailable = map[stack.Provider]string{
+	stack.ProviderKind: "needs a Docker engine and is not implemented yet",
 }
 
-// checkManifests is Check's part on the manifests as read (Up reads them
-// once, with its substitutions, and checks those).
-func checkManifests(s *stack.Stack, opts Options, provider stack.Provider, cms []stack.ComponentManifests) error {
-	if err := checkKustomize(cms); err != nil {
-		return err
+// providerFor returns the provider s runs on under opts.
+func providerFor(s *stack.Stack, opts Options, emit func(Event)) (cluster.Provider, error) {
+	if opts.provider != nil {
+		return opts.provider, nil
 	}
-	if provider != stack.ProviderSim {
-		return nil
-	}
-	// A running cluster of the stack's (up reuses it) may hold CRDs
-	// installed by hand: only a fresh one holds nothing but the stack's.
-	if err := simKinds(s, cms, !simClusterExists(s, opts)); err != nil {
-		return &Error{Kind: KindInvalid, Err: err}
-	}
-	if err := s.SimTimeouts(opts.Timeout); err != nil {
-		return &Error{Kind: KindInvalid, Err: err}
-	}
-	return nil
-}
-
-// simClusterExists reports whether the stack's sim cluster is there to be
-// reused (state only: no process is asked).
-func simClusterExists(s *stack.Stack, opts Options) bool {
-	p, err := simProvider(context.Background(), opts, false, func(Event) {})
-	if err != nil {
-		return false // no state directory: nothing to reuse
-	}
-	_, err = p.Get(s.Metadata.Name)
-	return err == nil
-}
-
-// checkKustomize rejects kustomize directories, which nothing builds yet.
-func checkKustomize(cms []stack.ComponentManifests) error {
-	for _, cm := range cms {
-		for _, f := range cm.Files {
-			if f.Kustomize {
-				return invalidf("component %s: %s is a kustomize directory, and kustomize builds are not implemented yet", cm.Component, f.Name)
-			}
-		}
-	}
-	return nil
-}
-
-func providerOf(s *stack.Stack, opts Options) (stack.Provider, error) {
-	p := s.Spec.Cluster.Provider
+	name := s.Spec.Cluster.Provider
 	if opts.Provider != "" {
-		p = stack.Provider(opts.Provider)
+		name = stack.Provider(opts.Provider)
 	}
-	switch p {
-	case "", stack.ProviderSim:
-		return stack.ProviderSim, nil
-	case stack.ProviderKubeconfig:
-		return p, nil
-	case stack.ProviderKind:
-		return "", invalidf("provider kind needs a Docker engine and is not implemented yet: use sim (default) or kubeconfig")
+	if name == "" {
+		name = stack.DefaultProvider
 	}
-	return "", invalidf("unknown provider %q: want sim, kind or kubeconfig", p)
+	if mk, ok := providers[name]; ok {
+		return mk(s, opts.withDefaults(), emit), nil
+	}
+	if why, ok := unavailable[name]; ok {
+		return nil, invalidf("provider %s %s: use sim (default) or kubeconfig", name, why)
+	}
+	return nil, invalidf("unknown provider %q: want sim, kind or kubeconfig", name)
 }
 
-// simProvider returns the sim provider of opts; with assets when they are
-// needed (create), building them the first time.
-func simProvider(ctx context.Context, opts Options, withAssets bool, emit func(Event)) (*sim.Provider, error) {
-	if opts.StateDir == "" {
-		return nil, invalidf("no sim state directory given")
-	}
-	so := sim.Options{
-		StateDir:    filepath.Join(opts.StateDir, "clusters"),
-		GateCommand: opts.GateCommand,
+// newSim returns the sim provider of opts: it builds (or checks) the
+// control plane in Prepare, with progress.
+func newSim(opts Options, emit func(Event)) *sim.Provider {
+	return sim.New(sim.Options{
+		StateDir: filepath.Join(opts.StateDir, "clusters"),
+		Resolve: func(ctx context.Context) (*assets.Set, error) {
+			set, err := assets.Resolve(ctx, opts.BinDir, assets.BuildOptions{CacheDir: opts.AssetsDir, Progress: func(ev assets.Event) {
+				emit(Event{State: StatePrepare, Detail: ev.Message, At: time.Now(),
+					Prepare: &PrepareProgress{Step: ev.Step, Done: ev.Packages, Elapsed: ev.Elapsed}})
+			}}, func() {
+				emit(Event{State: StatePrepare, Detail: "building the sim control plane once from the Go module proxy (about 10 minutes on 2 cores) into " + opts.AssetsDir, At: time.Now()})
+			})
+			if err != nil && opts.BinDir != "" {
+				return nil, &Error{Kind: KindInvalid, Err: err}
+			}
+			return set, err
+		},
 		Progress: func(ev sim.Event) {
 			emit(Event{State: StateCluster, Detail: ev.Message, At: time.Now()})
 		},
-	}
-	if withAssets {
-		set, err := assets.Resolve(ctx, opts.BinDir, assets.BuildOptions{CacheDir: opts.AssetsDir, Progress: func(ev assets.Event) {
-			if ev.Packages%200 == 0 {
-				emit(Event{State: StateCluster, Detail: fmt.Sprintf("sim assets: %s (%d packages)", ev.Message, ev.Packages), At: time.Now()})
-			}
-		}}, func() {
-			emit(Event{State: StateCluster, Detail: "building the sim control plane once from the Go module proxy (about 10 minutes on 2 cores)", At: time.Now()})
-		})
-		if err != nil {
-			kind := KindInfra
-			if opts.BinDir != "" {
-				kind = KindInvalid
-			}
-			return nil, &Error{Kind: kind, Err: err}
-		}
-		so.Assets = set
-	}
-	return sim.New(so), nil
+	})
 }
 
-// kubeconfigREST loads the kubeconfig provider's cluster.
-func kubeconfigREST(s *stack.Stack) (*rest.Config, string, error) {
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	path := s.Spec.Cluster.Kubeconfig.Path
-	if path != "" {
-		rules.ExplicitPath = path
-	}
-	overrides := &clientcmd.ConfigOverrides{CurrentContext: s.Spec.Cluster.Kubeconfig.Context}
-	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides)
-	cfg, err := cc.ClientConfig()
-	if clientcmd.IsEmptyConfig(err) {
-		// client-go's own message suggests KUBERNETES_MASTER, long gone.
-		var found []string
-		for _, p := range rules.GetLoadingPrecedence() {
-			if _, err := os.Stat(p); err == nil {
-				found = append(found, p)
-			}
-		}
-		if len(found) > 0 {
-			return nil, "", &Error{Kind: KindInfra, Err: fmt.Errorf("kubeconfig provider: %s: no current context: set spec.cluster.kubeconfig.context in the stack file, or the kubeconfig's current-context", strings.Join(found, ", "))}
-		}
-		return nil, "", &Error{Kind: KindInfra, Err: fmt.Errorf("kubeconfig provider: no kubeconfig found (looked for %s): set spec.cluster.kubeconfig.path in the stack file, or KUBECONFIG", strings.Join(rules.GetLoadingPrecedence(), ", "))}
-	}
+// Check rejects, as an *Error of KindInvalid, everything Up rejects before
+// it starts anything: a provider it cannot use, images it would have to
+// build where it cannot, manifests that do not read (or are kustomize
+// directories), and on a provider that simulates pods a kind a fresh
+// cluster cannot serve and a timeout the simulated timings make certain.
+// It returns the provider the stack runs on. `testbed plan` calls it, so
+// that a plan that passes is a stack up accepts.
+func Check(s *stack.Stack, opts Options) (stack.Provider, error) {
+	p, err := NewPlan(s, opts)
 	if err != nil {
-		return nil, "", &Error{Kind: KindInfra, Err: fmt.Errorf("kubeconfig provider: %w", err)}
+		return "", err
 	}
-	if path == "" {
-		if p := rules.GetDefaultFilename(); p != "" {
-			path = p
-		}
-	}
-	return cfg, path, nil
-}
-
-// reachable checks that the API server behind cfg answers, so that an
-// unreachable cluster is an infrastructure failure rather than a reason
-// repeated for every object.
-func reachable(ctx context.Context, cfg *rest.Config) error {
-	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
-	if err != nil {
-		return &Error{Kind: KindInfra, Err: fmt.Errorf("kubeconfig provider: %w", err)}
-	}
-	rctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	if err := dc.RESTClient().Get().AbsPath("/version").Do(rctx).Error(); err != nil {
-		return &Error{Kind: KindInfra, Err: fmt.Errorf("kubeconfig provider: API server %s unreachable: %w", cfg.Host, err)}
-	}
-	return nil
+	return stack.Provider(p.Provider), nil
 }
 
 // imageRef is the reference ${image:NAME} resolves to: the pre-built ref,

@@ -15,11 +15,11 @@ import (
 
 	"github.com/kubetestbed/testbed/internal/apigroups"
 	"github.com/kubetestbed/testbed/internal/apply"
-	"github.com/kubetestbed/testbed/internal/cluster/sim"
+	"github.com/kubetestbed/testbed/internal/cluster"
 	"github.com/kubetestbed/testbed/internal/engine"
 	"github.com/kubetestbed/testbed/internal/ready"
-	"github.com/kubetestbed/testbed/internal/report"
 	"github.com/kubetestbed/testbed/internal/runstep"
+	"github.com/kubetestbed/testbed/pkg/report"
 	"github.com/kubetestbed/testbed/pkg/stack"
 )
 
@@ -30,8 +30,9 @@ const applyConcurrency = 16
 type run struct {
 	s        *stack.Stack
 	opts     Options
+	plan     *Plan
 	id       string
-	provider stack.Provider
+	provider cluster.Provider
 	start    time.Time
 	emit     func(Event)
 
@@ -46,7 +47,12 @@ type run struct {
 	// deadlinePassed: the stack's own deadline ended the run (not a
 	// component's timeout, not an interruption).
 	deadlinePassed bool
-	simP           *sim.Provider
+	// died: the cluster stopped working during the run (Monitor).
+	died error
+	// onDeath stops the run when the cluster dies; stopMonitor ends the
+	// cluster's monitor, before teardown.
+	onDeath     func(error)
+	stopMonitor context.CancelFunc
 
 	mu       sync.Mutex
 	owner    map[ready.ObjectRef]string // applied object -> component
@@ -61,12 +67,15 @@ type compState struct {
 }
 
 // Up brings stack s up and returns once every component is ready, or at the
-// first failure. The returned Env (and its Report) is non-nil whenever the
+// first failure. The provider's preparation (building the sim control
+// plane the first time) comes first, outside the stack's timeout and the
+// report's clock. The returned Env (and its Report) is non-nil whenever the
 // stack got past validation, also with an error; the error is an *Error
 // whose Kind maps to the CLI's exit codes. On failure, everything the run
 // started is torn down unless opts.KeepOnFailure.
 func Up(ctx context.Context, s *stack.Stack, opts Options) (*Env, error) {
-	r := &run{s: s, opts: opts, start: time.Now(), comps: map[string]*compState{}, failures: map[string]error{}, owner: map[ready.ObjectRef]string{}}
+	opts = opts.withDefaults()
+	r := &run{s: s, opts: opts, comps: map[string]*compState{}, failures: map[string]error{}, owner: map[ready.ObjectRef]string{}, stopMonitor: func() {}}
 	var emitMu sync.Mutex
 	r.emit = func(ev Event) {
 		if opts.OnEvent == nil {
@@ -76,34 +85,57 @@ func Up(ctx context.Context, s *stack.Stack, opts Options) (*Env, error) {
 		defer emitMu.Unlock()
 		opts.OnEvent(ev)
 	}
-	r.id = opts.Run
-	if r.id == "" {
-		r.id = stack.NewRunID()
-	}
-	var err error
-	if r.provider, err = checkProvider(s, opts); err != nil {
+	plan, err := newPlan(s, opts, r.emit)
+	if err != nil {
 		return nil, err
 	}
-	if err := r.resolve(); err != nil {
-		return nil, err
-	}
+	r.plan, r.id, r.provider, r.vars, r.docs = plan, plan.Run, plan.provider, plan.vars, plan.docs
 	for _, c := range s.Spec.Components {
 		r.comps[c.Name] = &compState{}
 	}
+	if p, ok := r.provider.(cluster.Preparer); ok {
+		if err := p.Prepare(ctx); err != nil {
+			r.start = time.Now()
+			env := &Env{Stack: s, Ports: r.vars.Ports}
+			result, kind := report.ResultFailed, KindInfra
+			if ctx.Err() != nil {
+				result, kind, err = report.ResultInterrupted, KindInterrupted, fmt.Errorf("stack %s: interrupted", s.Metadata.Name)
+			} else if KindOf(err) == KindInvalid {
+				result, kind = report.ResultInvalid, KindInvalid
+			}
+			env.Report = r.report(nil, result)
+			env.Report.Reason = err.Error()
+			return env, &Error{Kind: kind, Err: err}
+		}
+	}
+	r.start = time.Now()
 
 	timeout := s.Spec.Timeout
 	if opts.Timeout > 0 {
 		timeout = opts.Timeout
 	}
-	runCtx, cancel := context.WithTimeout(ctx, timeout)
+	if timeout <= 0 {
+		timeout = stack.DefaultTimeout
+	}
+	causeCtx, cancelCause := context.WithCancelCause(ctx)
+	defer cancelCause(nil)
+	runCtx, cancel := context.WithTimeout(causeCtx, timeout)
 	defer cancel()
+	r.onDeath = func(err error) {
+		r.mu.Lock()
+		r.died = err
+		r.mu.Unlock()
+		r.emit(Event{State: StateCluster, Detail: "the cluster stopped working: " + err.Error(), At: time.Now()})
+		cancelCause(err)
+	}
 
 	g, err := r.graph()
 	if err != nil {
 		return nil, invalidf("%v", err)
 	}
 	res, runErr := g.Run(runCtx, engine.Options{OnEvent: r.onNodeEvent})
-	r.deadlinePassed = runCtx.Err() != nil && ctx.Err() == nil
+	r.stopMonitor()
+	r.deadlinePassed = runCtx.Err() != nil && ctx.Err() == nil && r.clusterDied() == nil
 	env := &Env{Stack: s, Kubeconfig: r.kcfg, Ports: r.vars.Ports, cfg: r.cfg, teardown: r.teardown}
 	if r.track != nil {
 		defer r.track.Stop()
@@ -114,7 +146,9 @@ func Up(ctx context.Context, s *stack.Stack, opts Options) (*Env, error) {
 	if runErr == nil {
 		return env, nil
 	}
-	if runCtx.Err() != nil && ctx.Err() == nil && !errors.Is(runErr, context.Canceled) {
+	if died := r.clusterDied(); died != nil {
+		runErr = died
+	} else if runCtx.Err() != nil && ctx.Err() == nil && !errors.Is(runErr, context.Canceled) {
 		runErr = fmt.Errorf("not ready within the stack's timeout (%s): %w", timeout, runErr)
 	}
 	runErr = r.summarize(runErr, result)
@@ -126,58 +160,31 @@ func Up(ctx context.Context, s *stack.Stack, opts Options) (*Env, error) {
 	return env, &Error{Kind: kind, Err: runErr}
 }
 
-// resolve computes the substitutions and reads every manifest with them.
-func (r *run) resolve() error {
-	s := r.s
-	r.vars = stack.Vars{Stack: s.Metadata.Name, Namespace: s.Spec.Namespace, Run: r.id,
-		Images: map[string]string{}, Ports: map[string]int{}}
-	for _, img := range s.Spec.Images {
-		r.vars.Images[img.Name] = imageRef(s, img, r.id)
-	}
-	for _, p := range s.Spec.Ports {
-		if p.HostPort.Auto() {
-			port, err := sim.FreePort()
-			if err != nil {
-				return &Error{Kind: KindInfra, Err: fmt.Errorf("port %s: %w", p.Name, err)}
-			}
-			r.vars.Ports[p.Name] = port
-		} else {
-			r.vars.Ports[p.Name] = int(p.HostPort)
-		}
-	}
-	cms, err := s.Manifests(&r.vars)
-	if err != nil {
-		return &Error{Kind: KindInvalid, Err: err}
-	}
-	if err := checkManifests(s, r.opts, r.provider, cms); err != nil {
-		return err
-	}
-	r.docs = map[string][]stack.Document{}
-	for _, cm := range cms {
-		r.docs[cm.Component] = cm.Documents
-	}
-	return nil
+func (r *run) clusterDied() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.died
 }
 
-func applyID(c string) engine.NodeID { return engine.NodeID("apply:" + c) }
-func readyID(c string) engine.NodeID { return engine.NodeID("ready:" + c) }
+func applyID(c string) engine.NodeID { return engine.ID(engine.KindApply, c) }
+func readyID(c string) engine.NodeID { return engine.ID(engine.KindReady, c) }
 
-// scheduledID is the node after a leader's apply (see ApplyFirst) that
+// scheduledID is the node after a leader's apply (see applyFirst) that
 // ends once its pods are scheduled.
-func scheduledID(c string) engine.NodeID { return engine.NodeID("scheduled:" + c) }
+func scheduledID(c string) engine.NodeID { return engine.ID(engine.KindScheduled, c) }
 
-const clusterID engine.NodeID = "cluster"
+var clusterID = engine.ID(engine.KindCluster, "")
 
-// graph builds the dataflow graph: the cluster; per component an apply node
-// (after the cluster and its dependsOn components' ready nodes) and a ready
-// node; run steps as one node. Image build and load nodes join here when a
-// provider needs them; on sim there is nothing to build or load.
+// graph is the planner: it turns the stack into the dataflow graph the
+// engine executes: the cluster; per component an apply node (after the
+// cluster and its dependsOn components' ready nodes) and a ready node; a
+// run step as one node. Image build and load nodes join here.
 func (r *run) graph() (*engine.Graph, error) {
 	g := &engine.Graph{}
 	if err := g.Add(engine.Node{ID: clusterID, Phase: engine.PhaseCluster, Run: r.cluster}); err != nil {
 		return nil, err
 	}
-	leads := applyFirst(r.s, r.docs)
+	leads := r.plan.ApplyFirst
 	for i := range r.s.Spec.Components {
 		c := &r.s.Spec.Components[i]
 		deps := []engine.NodeID{clusterID}
@@ -214,32 +221,15 @@ func (r *run) graph() (*engine.Graph, error) {
 	return g, nil
 }
 
-// ApplyFirst returns the components Up applies first at the deploy start:
+// applyFirst returns the components Up applies first at the deploy start:
 // of those that wait for nothing (run steps aside), the ones at the head of
 // the longest chain of dependsOn edges. Up applies the other components
 // that wait for nothing (not run steps) once the cluster has scheduled
-// these components' pods (for at most ScheduleGate; at once for a
-// component without pods), not once they are ready, so that the first pods of the
-// longest chain are not queued behind every other object of the stack in
-// the API server, the controllers and the scheduler. Only the graph's
-// shape counts: testbed knows how long a component takes only on sim.
-//
-// None when no component has a dependsOn, or when one of those heads
-// applies an object of a kind the API server does not serve itself: its
-// CRD or APIService may come from a component held back behind it.
-// ApplyFirst reads the stack's manifests (unsubstituted) to tell.
-func ApplyFirst(s *stack.Stack) ([]string, error) {
-	cms, err := s.Manifests(nil)
-	if err != nil {
-		return nil, err
-	}
-	docs := map[string][]stack.Document{}
-	for _, cm := range cms {
-		docs[cm.Component] = cm.Documents
-	}
-	return applyFirst(s, docs), nil
-}
-
+// these components' pods (for at most scheduleGate), not once they are
+// ready, so that the first pods of the longest chain are not queued
+// behind every other object of the stack. None when no component has a
+// dependsOn, or when a head applies a kind the API server does not serve
+// itself: its CRD may come from a component held back behind it.
 func applyFirst(s *stack.Stack, docs map[string][]stack.Document) []string {
 	// depth: the longest chain of dependsOn edges waiting on a component.
 	// Order puts a component after its dependsOn, so walking it backwards
@@ -285,52 +275,39 @@ func applyFirst(s *stack.Stack, docs map[string][]stack.Document) []string {
 func waitsForNothing(c *stack.Component) bool { return len(c.DependsOn) == 0 && c.Run == nil }
 
 func (r *run) onNodeEvent(ev engine.Event) {
-	id := string(ev.Node)
-	kind, comp, _ := strings.Cut(id, ":")
+	kind, comp := ev.Node.Kind, ev.Node.Name
 	if comp == "" {
 		return
 	}
 	switch {
-	case kind == "apply" && ev.Type == engine.EventStart:
+	case kind == engine.KindApply && ev.Type == engine.EventStart:
 		r.emit(Event{Component: comp, State: StateApplying, At: ev.At})
-	case ev.Type == engine.EventSkipped && kind == "ready":
+	case ev.Type == engine.EventSkipped && kind == engine.KindReady:
 		r.emit(Event{Component: comp, State: StateSkipped, Detail: "not started: the run stopped first", At: ev.At})
 	}
 }
 
-// cluster makes the cluster: a sim cluster named after the stack (reused
-// when it already runs: `up` again re-applies and re-waits), or the
-// kubeconfig provider's.
+// cluster makes the cluster the stack runs on, or reuses the one that
+// runs (`up` again re-applies and re-waits), starts its monitor, and
+// connects the applier and the tracker.
 func (r *run) cluster(ctx context.Context) error {
-	switch r.provider {
-	case stack.ProviderKubeconfig:
-		cfg, path, err := kubeconfigREST(r.s)
-		if err != nil {
-			return err
-		}
-		r.cfg, r.kcfg = cfg, path
-	default:
-		p, err := simProvider(ctx, r.opts, true, r.emit)
-		if err != nil {
-			return err
-		}
-		r.simP = p
-		name := r.s.Metadata.Name
-		c, err := p.Get(name)
-		if err == nil && c.Healthy() == nil {
-			r.emit(Event{State: StateCluster, Detail: "sim cluster " + name + " is running: re-applying", At: time.Now()})
-		} else {
-			c, err = p.Create(ctx, name)
-			if err != nil {
-				return &Error{Kind: KindInfra, Err: err}
+	c, created, err := r.provider.Ensure(ctx, r.s.Metadata.Name)
+	if err != nil {
+		return infraErr(err)
+	}
+	r.createdCluster = created
+	if m, ok := c.(cluster.Monitor); ok {
+		mctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		r.stopMonitor = stop
+		go func() {
+			if err := m.Monitor(mctx); err != nil && mctx.Err() == nil {
+				r.onDeath(err)
 			}
-			r.createdCluster = true
-		}
-		cfg, err := c.RESTConfig()
-		if err != nil {
-			return &Error{Kind: KindInfra, Err: err}
-		}
-		r.cfg, r.kcfg = cfg, c.Kubeconfig
+		}()
+	}
+	r.kcfg = c.KubeconfigPath()
+	if r.cfg, err = c.RESTConfig(); err != nil {
+		return infraErr(err)
 	}
 	app, err := apply.New(r.cfg, apply.Options{})
 	if err != nil {
@@ -381,15 +358,24 @@ func (r *run) onObject(st ready.ObjectStatus) {
 	r.mu.Lock()
 	comp := r.owner[st.Ref]
 	r.mu.Unlock()
-	r.emit(Event{Component: comp, State: StateObject, Detail: fmt.Sprintf("%s: %s %s", st.Ref, st.Result.Status, st.Result.Reason), At: st.At})
+	kind := st.Ref.Kind
+	if kind == "" {
+		kind = st.Ref.GVR.Resource
+	}
+	r.emit(Event{Component: comp, State: StateObject, At: st.At,
+		Object: &ObjectEvent{Kind: kind, Namespace: st.Ref.Namespace, Name: st.Ref.Name,
+			Ready: st.Result.Status == ready.Ready, Failed: st.Result.Status == ready.Failed, Reason: st.Result.Reason},
+		Detail: fmt.Sprintf("%s: %s %s", st.Ref, st.Result.Status, st.Result.Reason)})
 }
 
-// simAnnotations are the pod annotations of a component's sim block.
+// simAnnotations are the pod annotations of a component's sim block, on a
+// provider that simulates pods.
 func (r *run) simAnnotations(c *stack.Component) map[string]string {
-	if r.provider != stack.ProviderSim {
+	ps, ok := r.provider.(cluster.PodSimulator)
+	if !ok || c.Sim == nil {
 		return nil
 	}
-	return sim.PodAnnotations(c.Sim)
+	return ps.PodAnnotations(c.Sim.ReadyAfter, c.Sim.Requires, string(c.Sim.Fail))
 }
 
 // applyComponent decorates and server-side-applies every object of c at
@@ -435,20 +421,20 @@ func (r *run) applyComponent(ctx context.Context, c *stack.Component) error {
 	return nil
 }
 
-// ScheduleGate bounds how long Up holds the components that wait for
+// scheduleGate bounds how long Up holds the components that wait for
 // nothing back behind the scheduling of the pods of the components it
-// applies first (see ApplyFirst): a cluster may take longer to find a node.
-const ScheduleGate = time.Second
+// applies first (see applyFirst): a cluster may take longer to find a node.
+const scheduleGate = time.Second
 
 // waitScheduled waits, through the shared tracker, until the cluster has
-// scheduled the pods of leader c (see ApplyFirst), for at most
-// ScheduleGate. It fails only when the run stops meanwhile: the wait only
+// scheduled the pods of leader c (see applyFirst), for at most
+// scheduleGate. It fails only when the run stops meanwhile: the wait only
 // orders applies, and c's ready node says what went wrong with c.
 func (r *run) waitScheduled(ctx context.Context, c *stack.Component) error {
 	r.mu.Lock()
 	refs := r.comps[c.Name].refs
 	r.mu.Unlock()
-	wctx, cancel := context.WithTimeout(ctx, ScheduleGate)
+	wctx, cancel := context.WithTimeout(ctx, scheduleGate)
 	defer cancel()
 	if err := r.track.WaitScheduled(wctx, refs); err != nil && ctx.Err() != nil {
 		return fmt.Errorf("component %s: waiting for its pods to be scheduled: %w", c.Name, ctx.Err())
@@ -475,7 +461,7 @@ func (r *run) waitComponent(ctx context.Context, c *stack.Component) error {
 		r.fail(c.Name, err)
 		return fmt.Errorf("component %s: %w", c.Name, err)
 	}
-	if len(c.Checks) > 0 && r.provider == stack.ProviderSim {
+	if r.simulated() && len(c.Checks) > 0 {
 		r.emit(Event{Component: c.Name, State: StateApplied, Detail: fmt.Sprintf("%d checks skipped: nothing listens behind a Service on sim", len(c.Checks)), At: time.Now()})
 	} else if err := r.checks(wctx, c); err != nil {
 		r.fail(c.Name, err)
@@ -516,7 +502,7 @@ func (r *run) runStep(ctx context.Context, c *stack.Component) error {
 	r.comps[c.Name].applied, r.comps[c.Name].started = time.Now(), true
 	r.mu.Unlock()
 	r.emit(Event{Component: c.Name, State: StateRunning, Detail: strings.Join(c.Run.Command, " "), At: time.Now()})
-	if err := runstep.Run(ctx, r.s, c, r.vars, r.kcfg); err != nil {
+	if err := r.runCommand(ctx, c); err != nil {
 		return r.stepErr(c, err)
 	}
 	r.ready(c.Name)
@@ -539,6 +525,9 @@ func (r *run) classify(parent, runCtx context.Context, err error) (report.Result
 	}
 	if parent.Err() != nil {
 		return report.ResultInterrupted, KindInterrupted
+	}
+	if r.clusterDied() != nil {
+		return report.ResultFailed, KindInfra
 	}
 	var te *Error
 	if errors.As(err, &te) {
@@ -571,18 +560,19 @@ func (r *run) summarize(err error, result report.Result) error {
 	return fmt.Errorf("stack %s failed: %w", r.s.Metadata.Name, err)
 }
 
-// teardown removes what this run started: the sim cluster it created, or
-// the objects and namespaces it applied to an existing cluster. It takes
-// at most 2 minutes.
+// teardown removes what this run started: the cluster it created, or, on
+// a cluster testbed does not own, the objects and namespaces it applied.
+// It takes at most 2 minutes.
 func (r *run) teardown(ctx context.Context) {
+	r.stopMonitor()
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	if r.createdCluster && r.simP != nil {
-		r.emit(Event{State: StateCluster, Detail: "tearing down the sim cluster this run created", At: time.Now()})
-		_ = r.simP.Delete(ctx, r.s.Metadata.Name)
-		return
-	}
-	if r.provider == stack.ProviderKubeconfig && r.app != nil {
+	d, owns := r.provider.(cluster.Deleter)
+	switch {
+	case owns && r.createdCluster:
+		r.emit(Event{State: StateCluster, Detail: fmt.Sprintf("tearing down the %s cluster this run created", r.provider.Name()), At: time.Now()})
+		_ = d.Delete(ctx, r.s.Metadata.Name)
+	case !owns && r.app != nil:
 		r.emit(Event{State: StateCluster, Detail: "deleting what this run applied", At: time.Now()})
 		_ = r.app.DeleteAll(ctx, apply.Selector(r.s.Metadata.Name), r.app.CreatedNamespaces())
 	}
@@ -593,4 +583,14 @@ func plural(n int, what string) string {
 		return "1 " + what
 	}
 	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// runCommand runs c's host command with the stack's substitutions and the
+// cluster's kubeconfig in KUBECONFIG, within the step's timeout.
+func (r *run) runCommand(ctx context.Context, c *stack.Component) error {
+	rc, err := r.s.RunCommand(c, r.vars, r.kcfg)
+	if err != nil {
+		return err
+	}
+	return runstep.Run(ctx, runstep.Step{Argv: rc.Argv, Env: rc.Env, Dir: rc.Dir, Timeout: c.Run.Timeout})
 }

@@ -13,8 +13,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/kubetestbed/testbed/internal/report"
 	"github.com/kubetestbed/testbed/internal/testenv"
+	"github.com/kubetestbed/testbed/pkg/report"
 	"github.com/kubetestbed/testbed/pkg/stack"
 	"github.com/kubetestbed/testbed/pkg/testbed"
 )
@@ -44,10 +44,9 @@ func writeStack(t *testing.T, files map[string]string) *stack.Stack {
 
 func options(t *testing.T) testbed.Options {
 	return testbed.Options{
-		AssetsDir:   testenv.AssetsCacheDir(),
-		StateDir:    t.TempDir(),
-		GateCommand: []string{testenv.Binary(t), "sim-gate"},
-		DiagDir:     t.TempDir(),
+		AssetsDir: testenv.AssetsCacheDir(),
+		StateDir:  t.TempDir(),
+		DiagDir:   t.TempDir(),
 	}
 }
 

@@ -42,12 +42,14 @@ type Options struct {
 	// StateDir holds one directory per cluster (pids, logs, kubeconfig,
 	// etcd data). Required.
 	StateDir string
-	// Assets are the control-plane binaries. Required for Create.
+	// Assets are the control-plane binaries. Create needs them, or Resolve.
 	Assets *assets.Set
+	// Resolve, when Assets is nil, returns them (Prepare calls it, building
+	// them the first time).
+	Resolve func(context.Context) (*assets.Set, error)
 	// GateCommand is the argv prefix of the sim gate, the small controller
-	// that releases pods whose `requires` are met, e.g. {"/usr/bin/testbed",
-	// "sim-gate"}; "--kubeconfig PATH" is appended. Empty: no gate runs, and
-	// pods with AnnotationRequires stay held.
+	// that releases pods whose `requires` are met; "--kubeconfig=PATH" is
+	// appended. Empty: this program, re-executed (see GateArg).
 	GateCommand []string
 	// Nodes is the number of simulated nodes (default 3).
 	Nodes int
@@ -496,10 +498,15 @@ leaderElection:
 			"--node-lease-duration-seconds=120",
 		}},
 	}
-	if len(p.opts.GateCommand) > 0 {
-		specs = append(specs, spec{"sim-gate", p.opts.GateCommand[0],
-			append(append([]string{}, p.opts.GateCommand[1:]...), "--kubeconfig="+c.Kubeconfig)})
+	gate := p.opts.GateCommand
+	if len(gate) == 0 {
+		exe, err := os.Executable()
+		if err != nil {
+			return c, fmt.Errorf("sim gate: %w", err)
+		}
+		gate = []string{exe, GateArg}
 	}
+	specs = append(specs, spec{"sim-gate", gate[0], append(append([]string{}, gate[1:]...), "--kubeconfig="+c.Kubeconfig)})
 
 	env := childEnv(dir)
 	p.progress(name, start, "starting etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok")

@@ -4,7 +4,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/kubetestbed/testbed/internal/report"
+	"github.com/kubetestbed/testbed/pkg/report"
 )
 
 func ExampleWriteTable() {

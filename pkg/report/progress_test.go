@@ -11,7 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/kubetestbed/testbed/internal/report"
+	"github.com/kubetestbed/testbed/pkg/report"
 )
 
 // clock is a settable fake clock.

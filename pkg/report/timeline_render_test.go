@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kubetestbed/testbed/internal/report"
+	"github.com/kubetestbed/testbed/pkg/report"
 )
 
 // renderSample is a realistic failed sim run: the cluster takes 2.1 s,

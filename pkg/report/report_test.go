@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kubetestbed/testbed/internal/report"
+	"github.com/kubetestbed/testbed/pkg/report"
 )
 
 var start = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)

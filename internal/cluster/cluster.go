@@ -1,0 +1,78 @@
+// Package cluster is the seam between testbed's engine and the clusters it
+// runs stacks on. A Provider makes and finds clusters; what a provider can
+// do beyond that is asked for with a type assertion on the small
+// interfaces below, never by comparing provider names.
+package cluster
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"k8s.io/client-go/rest"
+)
+
+// ErrNotFound is wrapped by Provider.Find and Deleter.Delete for a cluster
+// that does not exist.
+var ErrNotFound = errors.New("cluster not found")
+
+// Provider makes and finds the clusters stacks run on.
+type Provider interface {
+	// Name is the provider's name in reports and messages ("sim").
+	Name() string
+	// Ensure returns the running cluster called name, creating it when
+	// there is none; created reports which. On error nothing it started is
+	// left behind.
+	Ensure(ctx context.Context, name string) (c Cluster, created bool, err error)
+	// Find returns the running cluster called name, or an error wrapping
+	// ErrNotFound.
+	Find(ctx context.Context, name string) (Cluster, error)
+}
+
+// Cluster is a running cluster.
+type Cluster interface {
+	// KubeconfigPath is the path of a kubeconfig file for the cluster.
+	KubeconfigPath() string
+	// RESTConfig returns a client configuration for the cluster.
+	RESTConfig() (*rest.Config, error)
+}
+
+// Deleter is a Provider that owns its clusters: a run that created one
+// removes it on failure, and `down` removes it. Providers that are not
+// Deleters run on clusters testbed does not own (kubeconfig): there, the
+// stack's objects are deleted instead.
+type Deleter interface {
+	// Delete removes the cluster called name; an error wrapping ErrNotFound
+	// when there is none.
+	Delete(ctx context.Context, name string) error
+}
+
+// Preparer is a Provider with work to do before a bring-up's clock and
+// timeout start, such as building or verifying its binaries.
+type Preparer interface {
+	Prepare(ctx context.Context) error
+}
+
+// Monitor is a Cluster that can tell when it dies.
+type Monitor interface {
+	// Monitor blocks until ctx ends (returning nil) or the cluster stops
+	// working, returning an error that names what died and why.
+	Monitor(ctx context.Context) error
+}
+
+// PodSimulator is a Provider whose pods' containers never run: pods behave
+// as their annotations say, nothing listens behind a Service (checks
+// cannot pass) and no container writes a log.
+type PodSimulator interface {
+	// PodAnnotations returns the pod-template annotations that make a pod
+	// turn Ready readyAfter after it is scheduled, once every component in
+	// requires is ready, or fail as fail says ("" for not at all).
+	PodAnnotations(readyAfter time.Duration, requires []string, fail string) map[string]string
+}
+
+// FreshKinds is a Provider whose new clusters run this build's Kubernetes
+// version and serve no kinds but the API server's own, so a stack's kinds
+// can be checked before anything starts.
+type FreshKinds interface {
+	ServesOnlyBuiltinKinds()
+}

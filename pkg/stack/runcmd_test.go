@@ -1,0 +1,53 @@
+package stack_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kubetestbed/testbed/pkg/stack"
+)
+
+func runStep(t *testing.T, command []string, env map[string]string, timeout time.Duration) (*stack.Stack, *stack.Component) {
+	t.Helper()
+	s := &stack.Stack{Dir: t.TempDir()}
+	s.Metadata.Name = "shop"
+	s.Spec.Namespace = "shop-e2e"
+	c := &stack.Component{Name: "seed", Run: &stack.Run{Command: command, Env: env, Timeout: timeout}}
+	return s, c
+}
+
+var runVars = stack.Vars{Stack: "shop", Namespace: "shop-e2e", Run: "r1", Ports: map[string]int{"api": 41234}}
+
+func TestRunCommand(t *testing.T) {
+	s, c := runStep(t, []string{"./seed.sh", "--ns=${namespace}", "--port=${port:api}"}, map[string]string{"B": "${run}", "A": "x"}, 0)
+	cmd, err := s.RunCommand(c, runVars, "/k/config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"./seed.sh", "--ns=shop-e2e", "--port=41234"}; !slices.Equal(cmd.Argv, want) {
+		t.Errorf("argv = %q, want %q", cmd.Argv, want)
+	}
+	if cmd.Dir != s.Dir {
+		t.Errorf("dir = %q, want the stack's %q", cmd.Dir, s.Dir)
+	}
+	env := cmd.Env
+	for _, kv := range []string{"KUBECONFIG=/k/config", "TESTBED_STACK=shop", "TESTBED_RUN=r1", "TESTBED_NAMESPACE=shop-e2e"} {
+		if !slices.Contains(env, kv) {
+			t.Errorf("env lacks %s", kv)
+		}
+	}
+	if a, b := slices.Index(env, "A=x"), slices.Index(env, "B=r1"); a < 0 || b < a {
+		t.Errorf("step env not added in name order: A at %d, B at %d", a, b)
+	}
+
+	s, c = runStep(t, []string{"seed", "${image:nope}"}, nil, 0)
+	if _, err := s.RunCommand(c, runVars, ""); err == nil || !strings.Contains(err.Error(), "nope") {
+		t.Errorf("missing image value: error %v", err)
+	}
+	s, c = runStep(t, nil, nil, 0)
+	if _, err := s.RunCommand(c, runVars, ""); err == nil {
+		t.Error("no command: no error")
+	}
+}

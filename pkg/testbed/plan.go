@@ -1,0 +1,120 @@
+package testbed
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/kubetestbed/testbed/internal/cluster"
+	"github.com/kubetestbed/testbed/internal/cluster/sim"
+	"github.com/kubetestbed/testbed/pkg/stack"
+)
+
+// Plan is a stack resolved for one run: the provider it runs on, its
+// substitutions, and its manifests read once with them. Up, Status and
+// `testbed plan` share it.
+type Plan struct {
+	Stack *stack.Stack
+	// Provider names the provider the stack runs on.
+	Provider string
+	// Run is the run ID ${run} resolves to.
+	Run string
+	// Ports maps the stack's port names to the host ports of this run.
+	Ports map[string]int
+	// ApplyFirst names the components Up applies first at the deploy
+	// start; the other components that wait for nothing follow once these
+	// components' pods are scheduled, at most ScheduleGate later.
+	ApplyFirst   []string
+	ScheduleGate time.Duration
+	// LowerBound is, on a provider that simulates pods, the least time the
+	// bring-up can take (seconds) and the chain of components that sets
+	// it; nil elsewhere.
+	LowerBound   *float64
+	CriticalPath []string
+
+	provider cluster.Provider
+	vars     stack.Vars
+	docs     map[string][]stack.Document
+}
+
+// NewPlan resolves s for a run under opts, rejecting (as an *Error of
+// KindInvalid) everything Up would reject before starting anything. It
+// starts nothing.
+func NewPlan(s *stack.Stack, opts Options) (*Plan, error) {
+	return newPlan(s, opts, func(Event) {})
+}
+
+func newPlan(s *stack.Stack, opts Options, emit func(Event)) (*Plan, error) {
+	prov, err := providerFor(s, opts, emit)
+	if err != nil {
+		return nil, err
+	}
+	ps, simulates := prov.(cluster.PodSimulator)
+	_ = ps
+	for _, img := range s.Spec.Images {
+		if img.Ref == "" && !simulates {
+			return nil, invalidf("image %q is built from source, and image builds are not implemented yet for provider %s: give it a ref, or use the sim provider (which never builds)", img.Name, prov.Name())
+		}
+	}
+	p := &Plan{Stack: s, Provider: prov.Name(), Run: opts.Run, provider: prov, ScheduleGate: scheduleGate}
+	if p.Run == "" {
+		p.Run = stack.NewRunID()
+	}
+	p.vars = stack.Vars{Stack: s.Metadata.Name, Namespace: s.Spec.Namespace, Run: p.Run,
+		Images: map[string]string{}, Ports: map[string]int{}}
+	for _, img := range s.Spec.Images {
+		p.vars.Images[img.Name] = imageRef(s, img, p.Run)
+	}
+	for _, port := range s.Spec.Ports {
+		if port.HostPort.Auto() {
+			n, err := sim.FreePort()
+			if err != nil {
+				return nil, &Error{Kind: KindInfra, Err: fmt.Errorf("port %s: %w", port.Name, err)}
+			}
+			p.vars.Ports[port.Name] = n
+		} else {
+			p.vars.Ports[port.Name] = int(port.HostPort)
+		}
+	}
+	p.Ports = p.vars.Ports
+	cms, err := s.Manifests(&p.vars)
+	if err != nil {
+		return nil, &Error{Kind: KindInvalid, Err: err}
+	}
+	if err := checkKustomize(cms); err != nil {
+		return nil, err
+	}
+	p.docs = map[string][]stack.Document{}
+	for _, cm := range cms {
+		p.docs[cm.Component] = cm.Documents
+	}
+	if _, ok := prov.(cluster.FreshKinds); ok {
+		// A running cluster of the stack's (up reuses it) may hold CRDs
+		// installed by hand: only a fresh one holds nothing but the stack's.
+		_, err := prov.Find(context.Background(), s.Metadata.Name)
+		if err := simKinds(s, cms, err != nil); err != nil {
+			return nil, &Error{Kind: KindInvalid, Err: err}
+		}
+	}
+	if simulates {
+		if err := s.SimTimeouts(opts.Timeout); err != nil {
+			return nil, &Error{Kind: KindInvalid, Err: err}
+		}
+		lb, path := s.LowerBound()
+		p.LowerBound, p.CriticalPath = &lb, path
+	}
+	p.ApplyFirst = applyFirst(s, p.docs)
+	return p, nil
+}
+
+// checkKustomize rejects kustomize directories, which nothing builds yet.
+func checkKustomize(cms []stack.ComponentManifests) error {
+	for _, cm := range cms {
+		for _, f := range cm.Files {
+			if f.Kustomize {
+				return invalidf("component %s: %s is a kustomize directory, and kustomize builds are not implemented yet", cm.Component, f.Name)
+			}
+		}
+	}
+	return nil
+}
