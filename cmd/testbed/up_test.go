@@ -647,6 +647,57 @@ func TestUpInterrupt(t *testing.T) {
 	}
 }
 
+// TestUpClusterDies: a control-plane process killed mid-wait fails the run
+// within seconds with exit 3, naming the process and its last log lines,
+// and the run removes the cluster it created.
+func TestUpClusterDies(t *testing.T) {
+	testenv.Assets(t)
+	file := testdataStack(t, "interrupt")
+	state := stackState(t, file)
+	p := startTestbed(t, state, "up", "-f", file)
+	if !p.waitFor("slow applied", 90*time.Second) {
+		t.Fatalf("the component was never applied; stderr:\n%s", p.stderrText())
+	}
+	data, err := os.ReadFile(filepath.Join(state, "clusters", "interrupt", "cluster.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type proc struct {
+		Name string `json:"name"`
+		PID  int    `json:"pid"`
+	}
+	var c struct {
+		Procs []proc `json:"procs"`
+	}
+	if err := json.Unmarshal(data, &c); err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(c.Procs, func(p proc) bool { return p.Name == "kube-apiserver" })
+	if i < 0 {
+		t.Fatalf("no kube-apiserver in %s", data)
+	}
+	killed := time.Now()
+	if err := syscall.Kill(c.Procs[i].PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	r := p.wait(t, 30*time.Second)
+	if took := time.Since(killed); took > 10*time.Second {
+		t.Errorf("noticed %s after the kill", took.Round(time.Millisecond))
+	}
+	if r.code != 3 {
+		t.Fatalf("exit %d, want 3\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "kube-apiserver (pid "+itoa(c.Procs[i].PID)+") exited") || !strings.Contains(r.stderr, "last lines of") {
+		t.Errorf("stderr does not name the dead process with its log:\n%s", r.stderr)
+	}
+	if procs := procsMentioning(state); len(procs) > 0 {
+		t.Errorf("processes left:\n%s", strings.Join(procs, "\n"))
+	}
+	if left := clusterDirs(t, state); len(left) > 0 {
+		t.Errorf("clusters left: %q", left)
+	}
+}
+
 // TestNoSecretLeak: Secret values, as written and base64-encoded, appear in
 // no output of a failed run: stdout, stderr, the reports, the diagnostics.
 func TestNoSecretLeak(t *testing.T) {
