@@ -70,7 +70,11 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	switch {
 	case ctx.Err() != nil:
 		code = ExitInterrupted
-		fmt.Fprintln(stderr, "testbed: interrupted; everything this run started was stopped")
+		if errors.Is(err, errKept) {
+			fmt.Fprintln(stderr, "testbed: interrupted; what this run started was kept (--keep-on-failure)")
+		} else {
+			fmt.Fprintln(stderr, "testbed: interrupted; everything this run started was stopped")
+		}
 		return code
 	case errors.As(err, &ee):
 		code = ee.code
@@ -82,6 +86,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 }
 
 type usageError struct{ error }
+
+// errKept marks the error of a failed run whose cluster was kept.
+var errKept = errors.New("kept for inspection")
 
 func isUsageError(err error) bool {
 	var u *usageError

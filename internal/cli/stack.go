@@ -189,8 +189,9 @@ Exit codes: 0 ready, 1 a component failed or timed out, 2 invalid input,
 					fmt.Fprintf(g.stderr, "testbed: %v\n", err)
 				}
 			}
-			if upErr != nil && keep && env.Kubeconfig != "" && testbed.KindOf(upErr) != testbed.KindInterrupted {
+			if upErr != nil && keep && env.Kubeconfig != "" {
 				fmt.Fprintf(g.stderr, "testbed: kept for inspection (--keep-on-failure): KUBECONFIG=%s; remove it with `testbed down -f %s`\n", env.Kubeconfig, f.file)
+				upErr = fmt.Errorf("%w (%w)", upErr, errKept)
 			}
 			if upErr != nil {
 				var ee *exitError
