@@ -36,7 +36,7 @@ const (
 	scheduled                   // the pod is bound to a node
 	podRunning                  // the pod is Running (kwok's start stage)
 	podReady                    // the pod is Ready (kwok's ready stage)
-	available                   // the Deployment passes testbed's rule (DESIGN §3)
+	available                   // the Deployment passes testbed's rule (docs/design.md, "Readiness rules")
 	endpoint                    // the Service's EndpointSlices hold a ready endpoint
 	nMilestones
 )

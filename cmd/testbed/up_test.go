@@ -330,7 +330,7 @@ spec:
 		})
 	}
 
-	// DESIGN §6: the report is written on failure too, with result invalid.
+	// docs/design.md, "The report": the report is written on failure too, with result invalid.
 	t.Run("report on invalid input", func(t *testing.T) {
 		for _, tc := range []struct {
 			stack string
@@ -832,7 +832,7 @@ func TestUpTimeout(t *testing.T) {
 	}
 }
 
-// jsonReport is the JSON report, as DESIGN §6 writes it.
+// jsonReport is the JSON report, as docs/design.md, "The report" writes it.
 type jsonReport struct {
 	Stack             string            `json:"stack"`
 	Run               string            `json:"run"`
@@ -871,7 +871,7 @@ type reportObject struct {
 }
 
 // readReport parses a JSON report, checking that the keys every report has
-// are spelled as DESIGN §6 spells them.
+// are spelled as docs/design.md, "The report" spells them.
 func readReport(t *testing.T, path string) jsonReport {
 	t.Helper()
 	data, err := os.ReadFile(path)

@@ -24,7 +24,7 @@ import (
 	"github.com/kubetestbed/testbed/pkg/testbed"
 )
 
-// Exit codes (DESIGN §5).
+// Exit codes (docs/design.md, "CLI and exit codes").
 const (
 	ExitOK          = 0
 	ExitFailed      = 1

@@ -3,7 +3,7 @@
 // A bring-up is a graph of nodes: build an image, create the cluster, load
 // an image, apply a component, wait for a component to be ready, run a hook.
 // Each node names the nodes it needs. Run starts a node the moment its own
-// dependencies are done, with no layer or phase barriers (DESIGN §1), bounded
+// dependencies are done, with no layer or phase barriers (docs/design.md, "The pipeline"), bounded
 // only by an optional per-phase concurrency limit, and stops at the first
 // failure: it cancels the context of the nodes still running and skips the
 // nodes not yet started.

@@ -1,5 +1,5 @@
 // Package ready decides whether a Kubernetes object is ready, by the rules of
-// DESIGN §3 ("What ready means"), as pure functions over unstructured
+// docs/design.md, "Readiness rules" ("What ready means"), as pure functions over unstructured
 // objects: no API calls, no clock, no watching. The tracker that watches
 // objects and waits for a set of them is built on top of these functions.
 //

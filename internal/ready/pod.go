@@ -9,7 +9,7 @@ import (
 )
 
 // doomedWaiting are the container waiting reasons that do not resolve
-// without a change to the manifest, the image or the cluster (DESIGN §3).
+// without a change to the manifest, the image or the cluster (docs/design.md, "Readiness rules").
 var doomedWaiting = map[string]bool{
 	"ImagePullBackOff":           true,
 	"ErrImagePull":               true,

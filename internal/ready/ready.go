@@ -59,7 +59,7 @@ func (r Result) withMessage(m string) Result {
 }
 
 // Compute returns an object's readiness from its own fields, by the rules of
-// DESIGN §3. It is a pure function: no API calls, no clock. For the kinds
+// docs/design.md, "Readiness rules". It is a pure function: no API calls, no clock. For the kinds
 // whose readiness depends on more than the object, Compute gives the answer
 // for "nothing else known", which is never Ready where the context could say
 // otherwise:
@@ -92,7 +92,7 @@ func Compute(obj *unstructured.Unstructured) Result {
 	})
 }
 
-// rules holds the per-kind rules of DESIGN §3, by API group and kind.
+// rules holds the per-kind rules of docs/design.md, "Readiness rules", by API group and kind.
 var rules = map[schema.GroupKind]func(*fields) Result{
 	{Group: "apps", Kind: "Deployment"}:       deployment,
 	{Group: "apps", Kind: "ReplicaSet"}:       replicaSet,

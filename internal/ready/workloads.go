@@ -19,7 +19,7 @@ import (
 // uses). kstatus agrees on the verdict, except that it also waits for the
 // Progressing reason NewReplicaSetAvailable and the Available condition,
 // which the controller sets shortly after the counts match; the counts are
-// the rule of DESIGN §3 and are what a reader can act on.
+// the rule of docs/design.md, "Readiness rules" and are what a reader can act on.
 //
 // The generation is checked first: after a re-apply the status still carries
 // the old generation's ProgressDeadlineExceeded until the controller catches
@@ -87,7 +87,7 @@ func replicaSet(f *fields) Result {
 
 // withReplicaFailure adds a ReplicaFailure=True condition (pods cannot be
 // created: quota, admission, …) to a not-ready result. It stays InProgress as
-// in kstatus and DESIGN §3; the progress deadline turns it into a failure.
+// in kstatus and docs/design.md, "Readiness rules"; the progress deadline turns it into a failure.
 func withReplicaFailure(f *fields, r Result) Result {
 	if c, ok := f.cond("ReplicaFailure"); ok && c.Status == "True" {
 		r.Reason += "; ReplicaFailure: " + c.Reason
@@ -139,7 +139,7 @@ func statefulSet(f *fields) Result {
 // daemonSet: observedGeneration current; numberReady = updatedNumberScheduled
 // = desiredNumberScheduled; desiredNumberScheduled 0 is ready. Same verdict
 // as kstatus, except that kstatus also waits for numberAvailable
-// (minReadySeconds), which DESIGN §3 does not ask for.
+// (minReadySeconds), which docs/design.md, "Readiness rules" does not ask for.
 func daemonSet(f *fields) Result {
 	if r, ok := generationPending(f); ok {
 		return r

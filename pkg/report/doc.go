@@ -1,5 +1,5 @@
 // Package report renders the outcome of `testbed up`: the JSON report of
-// DESIGN §6 (WriteJSON, ReadJSON), a JUnit XML file for CI (WriteJUnit),
+// docs/design.md, "The report" (WriteJSON, ReadJSON), a JUnit XML file for CI (WriteJUnit),
 // the final human table (WriteTable) and live progress lines (Progress).
 //
 // The package is pure: it formats what it is given and writes to the

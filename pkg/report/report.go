@@ -14,7 +14,7 @@ import (
 // Result is the outcome of a run.
 type Result string
 
-// The results of a run (DESIGN §6), matching the exit codes of DESIGN §5.
+// The results of a run (docs/design.md, "The report"), matching the exit codes of docs/design.md, "CLI and exit codes".
 const (
 	ResultReady       Result = "ready"       // exit 0
 	ResultFailed      Result = "failed"      // exit 1 (a component) or 3 (infrastructure)
@@ -28,7 +28,7 @@ type Status string
 
 // The statuses of components and objects.
 const (
-	// StatusReady: ready (DESIGN §3).
+	// StatusReady: ready (docs/design.md, "Readiness rules").
 	StatusReady Status = "ready"
 	// StatusFailed: failed at once (fail fast), with a reason.
 	StatusFailed Status = "failed"
@@ -43,7 +43,7 @@ const (
 )
 
 // Report is the JSON report `testbed up --report` writes, on success and
-// on failure (DESIGN §6). Times are seconds since StartedAt.
+// on failure (docs/design.md, "The report"). Times are seconds since StartedAt.
 type Report struct {
 	// Stack is the stack's metadata.name.
 	Stack string `json:"stack"`
@@ -65,12 +65,12 @@ type Report struct {
 	// CriticalPath names the components, first to last, whose readiness
 	// the last one waited for.
 	CriticalPath []string `json:"criticalPath"`
-	// LowerBoundSeconds is the stack's lower bound on sim (DESIGN §4);
+	// LowerBoundSeconds is the stack's lower bound on sim (docs/design.md, "The sim provider");
 	// nil, and left out, on other providers.
 	LowerBoundSeconds *float64 `json:"lowerBoundSeconds,omitempty"`
 	// Reason says why a run that is not ready stopped, when no component
 	// says it (invalid input, the cluster, an interruption). An extension
-	// of DESIGN §6; left out when empty.
+	// of docs/design.md, "The report"; left out when empty.
 	Reason string `json:"reason,omitempty"`
 }
 

@@ -55,7 +55,7 @@ func sample() *report.Report {
 }
 
 // TestWriteJSONGolden pins the exact output: field names and order of
-// DESIGN §6, rounding, UTC, and which fields are left out.
+// docs/design.md, "The report", rounding, UTC, and which fields are left out.
 func TestWriteJSONGolden(t *testing.T) {
 	var b bytes.Buffer
 	if err := report.WriteJSON(&b, sample()); err != nil {
@@ -147,7 +147,7 @@ func TestWriteJSONGolden(t *testing.T) {
 	}
 }
 
-// TestJSONFieldNames checks the field names against DESIGN §6.
+// TestJSONFieldNames checks the field names against docs/design.md, "The report".
 func TestJSONFieldNames(t *testing.T) {
 	var b bytes.Buffer
 	if err := report.WriteJSON(&b, sample()); err != nil {

@@ -174,7 +174,7 @@ func (r *run) report(res *engine.Result, result report.Result) *report.Report {
 }
 
 // criticalPath names the components whose readiness the last one waited
-// for (DESIGN §6): from the last component to get ready (or, for a run that
+// for (docs/design.md, "The report"): from the last component to get ready (or, for a run that
 // did not, the first that failed), back through the dependsOn or
 // sim.requires component that got ready last, to one that waited for none.
 func (r *run) criticalPath(rep *report.Report) []string {

@@ -97,7 +97,7 @@ spec:
 
 func dep(name string) string { return strings.ReplaceAll(deployment, "NAME", name) }
 
-// TestEveryKind brings up one component per kind of DESIGN §3 and checks
+// TestEveryKind brings up one component per kind of docs/design.md, "Readiness rules" and checks
 // that each is reported ready.
 func TestEveryKind(t *testing.T) {
 	s := writeStack(t, map[string]string{

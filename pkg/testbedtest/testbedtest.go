@@ -139,4 +139,3 @@ func logEvent(t TB) func(testbed.Event) {
 		}
 	}
 }
-
