@@ -119,6 +119,12 @@ func Build(ctx context.Context, opts BuildOptions) (*Set, error) {
 	if opts.CacheDir == "" {
 		return nil, errors.New("build sim assets: no cache directory given")
 	}
+	// The go command runs in a directory under it and writes its -o paths.
+	cacheDir, err := filepath.Abs(opts.CacheDir)
+	if err != nil {
+		return nil, fmt.Errorf("build sim assets: %w", err)
+	}
+	opts.CacheDir = cacheDir
 	if err := os.MkdirAll(opts.CacheDir, 0o755); err != nil {
 		return nil, fmt.Errorf("build sim assets: %w", err)
 	}

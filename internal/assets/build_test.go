@@ -276,14 +276,16 @@ func TestBuildWithFakeGo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cache := t.TempDir()
+	// A relative cache directory works although go runs elsewhere.
+	t.Chdir(t.TempDir())
 	rec := newRecorder()
-	set, err := Build(context.Background(), BuildOptions{CacheDir: cache, Go: exe, Env: fake{modules: 1, packages: 4}.env(), Progress: rec.add})
+	set, err := Build(context.Background(), BuildOptions{CacheDir: "assets", Go: exe, Env: fake{modules: 1, packages: 4}.env(), Progress: rec.add})
 	if err != nil {
 		t.Fatal(err)
 	}
+	cache, _ := filepath.Abs("assets")
 	if set.Dir != filepath.Join(Dir(cache), "bin") {
-		t.Errorf("set in %s", set.Dir)
+		t.Errorf("set in %s, want it under %s", set.Dir, cache)
 	}
 	if err := Verify(context.Background(), Dir(cache)); err != nil {
 		t.Error(err)
