@@ -512,3 +512,34 @@ func Resolve(ctx context.Context, binDir string, opts BuildOptions, onBuild func
 	}
 	return Build(ctx, opts)
 }
+
+// Builder returns the asset set to run, building it when needed. It is the
+// seam where a caller that needs binaries (the sim provider) takes them, so
+// that tests can stand in for the ten-minute build.
+type Builder interface {
+	Resolve(ctx context.Context) (*Set, error)
+}
+
+// BuilderFunc is a function that is a Builder.
+type BuilderFunc func(ctx context.Context) (*Set, error)
+
+// Resolve calls f.
+func (f BuilderFunc) Resolve(ctx context.Context) (*Set, error) { return f(ctx) }
+
+// NewBuilder returns the real Builder: the binaries in binDir when it is
+// set, otherwise the set cached under opts.CacheDir, built from the Go module
+// proxy the first time (see Resolve). Progress goes to opts.Progress.
+func NewBuilder(binDir string, opts BuildOptions) Builder {
+	return &proxyBuilder{binDir: binDir, opts: opts}
+}
+
+type proxyBuilder struct {
+	binDir string
+	opts   BuildOptions
+}
+
+var _ Builder = (*proxyBuilder)(nil)
+
+func (b *proxyBuilder) Resolve(ctx context.Context) (*Set, error) {
+	return Resolve(ctx, b.binDir, b.opts, nil)
+}

@@ -356,3 +356,16 @@ func TestLineWriter(t *testing.T) {
 		t.Errorf("lines %q, want a|bc||d", got)
 	}
 }
+
+func TestBuilder(t *testing.T) {
+	dir := filepath.Join(fakeSet(t), "bin")
+	var b Builder = NewBuilder(dir, BuildOptions{CacheDir: t.TempDir()})
+	set, err := b.Resolve(context.Background())
+	if err != nil || set.Dir != dir {
+		t.Fatalf("Resolve = %v, %v", set, err)
+	}
+	b = BuilderFunc(func(context.Context) (*Set, error) { return &Set{Dir: "/fake"}, nil })
+	if set, _ := b.Resolve(context.Background()); set.Dir != "/fake" {
+		t.Errorf("BuilderFunc set %v", set)
+	}
+}
