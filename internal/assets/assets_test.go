@@ -130,14 +130,14 @@ func TestResolve(t *testing.T) {
 
 func TestLockSerialises(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "x.lock")
-	unlock, err := lock(context.Background(), path, func() { t.Error("first taker waited") })
+	unlock, err := lock(context.Background(), path, time.Hour, func() { t.Error("first taker waited") })
 	if err != nil {
 		t.Fatal(err)
 	}
 	var waited atomic.Bool
 	got := make(chan struct{})
 	go func() {
-		u, err := lock(context.Background(), path, func() { waited.Store(true) })
+		u, err := lock(context.Background(), path, time.Hour, func() { waited.Store(true) })
 		if err == nil {
 			u()
 		}
@@ -155,11 +155,11 @@ func TestLockSerialises(t *testing.T) {
 	}
 
 	// A waiter gives up when its context ends.
-	unlock, _ = lock(context.Background(), path, func() {})
+	unlock, _ = lock(context.Background(), path, time.Hour, func() {})
 	defer unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	if _, err := lock(ctx, path, func() {}); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := lock(ctx, path, time.Hour, func() {}); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want the context's deadline", err)
 	}
 }

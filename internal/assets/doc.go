@@ -10,4 +10,9 @@
 //	set, err := assets.Ensure(ctx, assets.BuildOptions{CacheDir: dir, Progress: show})
 //	if err != nil { ... }
 //	apiserver := set.Path(assets.APIServer)
+//
+// A build reports Events as it goes: per step, the modules downloaded and
+// the packages compiled against their totals, and a heartbeat while the go
+// command is silent. Code that needs a set takes a Builder (NewBuilder is the
+// real one), so that its tests need not build.
 package assets

@@ -31,7 +31,9 @@ They are compiled once from the Go module proxy at those pinned versions into
 		Short: "Build the control-plane binaries (once; --force to rebuild)",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			set, err := assets.Ensure(cmd.Context(), assets.BuildOptions{CacheDir: g.assetsDir, Force: force, Progress: g.buildProgress()})
+			show := newBuildRenderer(g.stderr, isTerminal(g.stderr))
+			set, err := assets.Ensure(cmd.Context(), assets.BuildOptions{CacheDir: g.assetsDir, Force: force, Progress: show.Event})
+			show.Close()
 			if err != nil {
 				return infra(err)
 			}
@@ -69,21 +71,6 @@ They are compiled once from the Go module proxy at those pinned versions into
 	return cmd
 }
 
-func (g *globals) buildProgress() func(assets.Event) {
-	last := time.Time{}
-	return func(ev assets.Event) {
-		if ev.Packages > 0 && time.Since(last) < 10*time.Second {
-			return
-		}
-		last = time.Now()
-		if ev.Packages > 0 {
-			g.progress("sim assets: %s (%d packages compiled, %s)", ev.Message, ev.Packages, ev.Elapsed.Round(time.Second))
-			return
-		}
-		g.progress("sim assets: %s", ev.Message)
-	}
-}
-
 func (g *globals) openAssets() (*assets.Set, error) {
 	if g.binDir != "" {
 		set, err := assets.UseBinaries(g.binDir)
@@ -102,9 +89,11 @@ func (g *globals) openAssets() (*assets.Set, error) {
 // ensureAssets returns the control-plane binaries, building them the first
 // time (see assets.Resolve).
 func (g *globals) ensureAssets(ctx context.Context) (*assets.Set, error) {
-	set, err := assets.Resolve(ctx, g.binDir, assets.BuildOptions{CacheDir: g.assetsDir, Progress: g.buildProgress()}, func() {
+	show := newBuildRenderer(g.stderr, isTerminal(g.stderr))
+	set, err := assets.Resolve(ctx, g.binDir, assets.BuildOptions{CacheDir: g.assetsDir, Progress: show.Event}, func() {
 		g.progress("sim assets: not built yet in %s; building them once from the Go module proxy (about 10 minutes on 2 cores)", g.assetsDir)
 	})
+	show.Close()
 	if err != nil && g.binDir != "" {
 		return nil, invalid(err)
 	}
