@@ -49,12 +49,13 @@ func Parse(filename string, data []byte, baseDir string) (*Stack, error) {
 		return nil, errs
 	}
 
-	d := &decoder{file: filename, dir: dir, lines: map[string]int{}, bad: map[string]bool{}}
+	d := &decoder{file: filename, lines: map[string]int{}, bad: map[string]bool{}}
 	s := d.stack(root)
 	s.File = filename
 	s.Dir = dir
 	s.lines = d.lines
 	s.displayDir = filepath.Dir(filename)
+	s.resolvePaths()
 	s.setDefaults()
 
 	v := &validator{s: s, bad: d.bad}

@@ -1,9 +1,12 @@
 package stack
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // APIVersion is the only apiVersion this package reads.
@@ -186,6 +189,25 @@ func (p HostPort) MarshalYAML() (any, error) {
 		return "auto", nil
 	}
 	return int(p), nil
+}
+
+// UnmarshalYAML reads the port as in the stack file: "auto" (or nothing)
+// or a number from 1 to 65535.
+func (p *HostPort) UnmarshalYAML(n *yaml.Node) error {
+	n = resolve(n)
+	if isNull(n) || (n.Kind == yaml.ScalarNode && n.Value == "auto") {
+		*p = AutoHostPort
+		return nil
+	}
+	i, ok := intOf(n)
+	if !ok {
+		return fmt.Errorf("want a port number or auto, got %s", describe(n))
+	}
+	if msg := hostPortProblem(i); msg != "" {
+		return errors.New(msg)
+	}
+	*p = HostPort(i)
+	return nil
 }
 
 // Component is a part of the stack: manifests that are applied together
