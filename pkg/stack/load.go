@@ -56,20 +56,18 @@ func Parse(filename string, data []byte, baseDir string) (*Stack, error) {
 	s.lines = d.lines
 	s.displayDir = filepath.Dir(filename)
 	s.resolvePaths()
-	s.setDefaults()
+	s.Default()
 
-	v := &validator{s: s, bad: d.bad}
-	v.validate()
-
-	all := append(d.errs, v.errs...)
+	all := append(d.errs, s.validate(d.bad)...)
 	if len(all) > 0 {
 		return nil, sortErrors(filename, all)
 	}
 	return s, nil
 }
 
-// setDefaults fills in what the stack file left out.
-func (s *Stack) setDefaults() {
+// Default fills in what the stack leaves out (see the package
+// documentation); calling it again changes nothing. Load and Parse call it.
+func (s *Stack) Default() {
 	if s.Spec.Cluster.Provider == "" {
 		s.Spec.Cluster.Provider = DefaultProvider
 	}

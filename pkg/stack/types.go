@@ -15,7 +15,7 @@ const APIVersion = "testbed.dev/v1alpha1"
 // KindStack is the kind of a stack file.
 const KindStack = "Stack"
 
-// Defaults applied by Load and Parse.
+// Defaults that Stack.Default applies; Load and Parse call it.
 const (
 	// DefaultProvider is the cluster provider when spec.cluster.provider is empty.
 	DefaultProvider = ProviderSim
@@ -32,7 +32,8 @@ const MaxFileSize = 4 << 20
 
 // Stack is a parsed, defaulted and validated stack file (apiVersion
 // testbed.dev/v1alpha1, kind Stack). Get one from Load or Parse: they
-// resolve the relative paths in it and check it as a whole.
+// resolve the relative paths in it and check it as a whole. A Stack built
+// in Go is made ready by Default and then Validate.
 type Stack struct {
 	// APIVersion is always APIVersion.
 	APIVersion string `yaml:"apiVersion"`
