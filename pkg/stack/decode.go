@@ -3,6 +3,7 @@ package stack
 import (
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"time"
@@ -10,12 +11,12 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// decoder turns the YAML node tree of a stack file into a Stack. It reports
-// unknown fields and values of the wrong type with their lines, records the
-// line of every field for the validator, and resolves relative paths.
+// decoder reads the YAML node tree of a stack file into the types of
+// types.go, walking them by their yaml tags. It reports unknown fields and
+// values of the wrong type with their lines, and records the line of every
+// field for the validator.
 type decoder struct {
 	file string
-	dir  string
 	// lines maps field paths ("spec.components[2].dependsOn[0]") to lines.
 	lines map[string]int
 	// bad holds the paths of fields that could not be decoded, so that the
@@ -44,6 +45,177 @@ type field struct {
 	path string
 	line int
 	node *yaml.Node
+}
+
+// objects are the types whose list elements messages name on their own,
+// as `components[2] "migrations"`; their fields are named relative to them.
+var objects = map[reflect.Type]bool{
+	reflect.TypeFor[Image]():     true,
+	reflect.TypeFor[Port]():      true,
+	reflect.TypeFor[Component](): true,
+	reflect.TypeFor[Mount]():     true,
+}
+
+// limit checks a field's decoded value; it returns what is wrong, or "".
+type limit func(v reflect.Value) string
+
+// limits are the bounds of particular fields, by struct type and key,
+// beyond those of their Go types.
+var limits = map[limitKey]limit{
+	{reflect.TypeFor[Spec](), "timeout"}:      positive,
+	{reflect.TypeFor[Component](), "timeout"}: positive,
+	{reflect.TypeFor[Run](), "timeout"}:       positive,
+	{reflect.TypeFor[Port](), "nodePort"}:     func(v reflect.Value) string { return nodePortProblem(int(v.Int())) },
+	{reflect.TypeFor[HTTPCheck](), "status"}:  func(v reflect.Value) string { return statusProblem(int(v.Int())) },
+}
+
+type limitKey struct {
+	t   reflect.Type
+	key string
+}
+
+// positive rejects a timeout of 0, which would fail at once.
+func positive(v reflect.Value) string {
+	if v.Int() == 0 {
+		return "a timeout must be greater than 0"
+	}
+	return ""
+}
+
+var durationType = reflect.TypeFor[time.Duration]()
+
+func (d *decoder) stack(root *yaml.Node) *Stack {
+	s := &Stack{}
+	d.decode(reflect.ValueOf(s).Elem(), field{line: root.Line, node: root}, scope{})
+	return s
+}
+
+// decode sets v from the node at f, by v's type.
+func (d *decoder) decode(v reflect.Value, f field, sc scope) {
+	if u, ok := v.Addr().Interface().(yaml.Unmarshaler); ok {
+		if err := u.UnmarshalYAML(resolve(f.node)); err != nil {
+			d.fail(f, sc, "%s", err)
+		}
+		return
+	}
+	switch {
+	case v.Type() == durationType:
+		v.SetInt(int64(d.duration(f, sc)))
+	case v.Kind() == reflect.String:
+		v.SetString(d.str(f, sc))
+	case v.Kind() == reflect.Int:
+		v.SetInt(int64(d.integer(f, sc)))
+	case v.Kind() == reflect.Pointer:
+		v.Set(reflect.New(v.Type().Elem()))
+		d.decode(v.Elem(), f, sc)
+	case v.Kind() == reflect.Slice:
+		d.list(v, f, sc)
+	case v.Kind() == reflect.Map:
+		d.dict(v, f, sc)
+	case v.Kind() == reflect.Struct:
+		d.object(v, f, sc)
+	default:
+		d.fail(f, sc, "cannot decode into %s", v.Type())
+	}
+}
+
+// object decodes a mapping into struct v, field by field.
+func (d *decoder) object(v reflect.Value, f field, sc scope) {
+	t := v.Type()
+	keys, index := yamlFields(t)
+	for _, g := range d.mapping(f, sc) {
+		i := indexOf(keys, g.key)
+		if i < 0 {
+			d.unknown(g, sc, keys...)
+			continue
+		}
+		fv := v.Field(index[i])
+		d.decode(fv, g, sc)
+		if lim := limits[limitKey{t, g.key}]; lim != nil && !d.bad[g.path] && !isNull(resolve(g.node)) {
+			if msg := lim(fv); msg != "" {
+				d.fail(g, sc, "%s", msg)
+			}
+		}
+	}
+}
+
+// list decodes a sequence into slice v; it stays nil if the list is empty.
+func (d *decoder) list(v reflect.Value, f field, sc scope) {
+	t := v.Type().Elem()
+	for i, item := range d.items(f, sc) {
+		e := reflect.New(t).Elem()
+		isc := sc
+		if objects[t] {
+			isc = objectScope(t, f.path, i, item)
+		}
+		d.decode(e, item, isc)
+		v.Set(reflect.Append(v, e))
+	}
+}
+
+// dict decodes a mapping into map v; a mapping with no keys makes an empty
+// map, null leaves v nil.
+func (d *decoder) dict(v reflect.Value, f field, sc scope) {
+	fields := d.mapping(f, sc)
+	if fields == nil {
+		return
+	}
+	m := reflect.MakeMapWithSize(v.Type(), len(fields))
+	for _, kv := range fields {
+		e := reflect.New(v.Type().Elem()).Elem()
+		d.decode(e, kv, sc)
+		m.SetMapIndex(reflect.ValueOf(kv.key), e)
+	}
+	v.Set(m)
+}
+
+// yamlFields returns the keys of struct type t, in order, and the indexes
+// of the fields they set.
+func yamlFields(t reflect.Type) (keys []string, index []int) {
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		key, _, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
+		if sf.IsExported() && key != "" && key != "-" {
+			keys = append(keys, key)
+			index = append(index, i)
+		}
+	}
+	return keys, index
+}
+
+func indexOf(keys []string, key string) int {
+	for i, k := range keys {
+		if k == key {
+			return i
+		}
+	}
+	return -1
+}
+
+// objectScope names the i-th element of the list at path, of object type
+// t: by its path under spec and, if t has a name, the name written.
+func objectScope(t reflect.Type, path string, i int, item field) scope {
+	name := ""
+	if keys, _ := yamlFields(t); indexOf(keys, "name") >= 0 {
+		name = nameOf(item.node)
+	}
+	return scope{prefix: item.path, label: label(strings.TrimPrefix(path, "spec."), i, name)}
+}
+
+// nameOf returns the scalar under the key "name" of a mapping node, if any.
+func nameOf(n *yaml.Node) string {
+	n = resolve(n)
+	if n == nil || n.Kind != yaml.MappingNode {
+		return ""
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == "name" {
+			if v := resolve(n.Content[i+1]); v.Kind == yaml.ScalarNode {
+				return v.Value
+			}
+		}
+	}
+	return ""
 }
 
 func (d *decoder) errorf(line int, sc scope, format string, args ...any) {
@@ -98,7 +270,7 @@ func describe(n *yaml.Node) string {
 
 // mapping returns the fields of the mapping at f, with merge keys (<<)
 // expanded: keys written in the mapping win over merged ones. A null value
-// is an empty mapping.
+// is no mapping (nil), an empty one is not nil.
 func (d *decoder) mapping(f field, sc scope) []field {
 	n := resolve(f.node)
 	if isNull(n) {
@@ -210,37 +382,23 @@ func (d *decoder) str(f field, sc scope) string {
 	return n.Value
 }
 
-// strs returns the list of strings at f.
-func (d *decoder) strs(f field, sc scope) []string {
-	var out []string
-	for _, item := range d.items(f, sc) {
-		out = append(out, d.str(item, sc))
-	}
-	return out
-}
-
-// strMap returns the mapping of strings to strings at f.
-func (d *decoder) strMap(f field, sc scope) map[string]string {
-	fields := d.mapping(f, sc)
-	if fields == nil {
-		return nil
-	}
-	out := make(map[string]string, len(fields))
-	for _, kv := range fields {
-		out[kv.key] = d.str(kv, sc)
-	}
-	return out
-}
-
 // integer returns the integer at f.
 func (d *decoder) integer(f field, sc scope) int {
 	n := resolve(f.node)
-	var i int
-	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || n.Decode(&i) != nil {
+	i, ok := intOf(n)
+	if !ok {
 		d.fail(f, sc, "want an integer, got %s", describe(n))
-		return 0
 	}
 	return i
+}
+
+// intOf returns the integer that scalar n holds, if it holds one.
+func intOf(n *yaml.Node) (int, bool) {
+	var i int
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || n.Decode(&i) != nil {
+		return 0, false
+	}
+	return i, true
 }
 
 // duration returns the duration at f, written like "8s" or "10m".
@@ -259,12 +417,8 @@ func (d *decoder) duration(f field, sc scope) time.Duration {
 		d.fail(f, sc, "invalid duration %q: want a number with a unit, like 30s or 10m", s)
 		return 0
 	}
-	if v < 0 {
-		d.fail(f, sc, "duration %q is negative", s)
-		return 0
-	}
-	if v > MaxDuration {
-		d.fail(f, sc, "duration %q is out of range: at most %s", s, MaxDuration)
+	if msg := durationProblem(v, s); msg != "" {
+		d.fail(f, sc, "%s", msg)
 		return 0
 	}
 	return v
@@ -278,319 +432,65 @@ const MaxDuration = 24 * time.Hour
 // durationShape is what a Go duration looks like: numbers with units.
 var durationShape = regexp.MustCompile(`^[-+]?(([0-9]+(\.[0-9]*)?|\.[0-9]+)[a-zµμ]+)+$`)
 
-// timeout returns the duration at f, which must be greater than zero if
-// it is set.
-func (d *decoder) timeout(f field, sc scope) time.Duration {
-	v := d.duration(f, sc)
-	if v == 0 && !d.bad[f.path] && !isNull(resolve(f.node)) {
-		d.fail(f, sc, "a timeout must be greater than 0")
-	}
-	return v
-}
-
-// hostPort returns the host port at f: a number from 1 to 65535, or "auto"
-// (also when null).
-func (d *decoder) hostPort(f field, sc scope) HostPort {
-	n := resolve(f.node)
-	if isNull(n) || (n.Kind == yaml.ScalarNode && n.Value == "auto") {
-		return AutoHostPort
-	}
-	var i int
-	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || n.Decode(&i) != nil {
-		d.fail(f, sc, "want a port number or auto, got %s", describe(n))
-		return AutoHostPort
-	}
-	if i < 1 || i > 65535 {
-		d.fail(f, sc, "%d is out of range 1-65535 (or auto)", i)
-		return AutoHostPort
-	}
-	return HostPort(i)
-}
-
-// path resolves a path from the stack file against the stack's directory.
-func (d *decoder) path(p string) string {
-	if p == "" || filepath.IsAbs(p) {
-		return p
-	}
-	return filepath.Join(d.dir, p)
-}
-
-// itemScope names the i-th element of a list of named objects.
-func itemScope(list string, i int, f field) scope {
-	label := fmt.Sprintf("%s[%d]", list, i)
-	if name := nameOf(f.node); name != "" {
-		label += fmt.Sprintf(" %q", name)
-	}
-	return scope{prefix: f.path, label: label}
-}
-
-// nameOf returns the scalar under the key "name" of a mapping node, if any.
-func nameOf(n *yaml.Node) string {
-	n = resolve(n)
-	if n == nil || n.Kind != yaml.MappingNode {
-		return ""
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == "name" {
-			if v := resolve(n.Content[i+1]); v.Kind == yaml.ScalarNode {
-				return v.Value
-			}
-		}
+// durationProblem says what is wrong with duration v, written text, or "".
+func durationProblem(v time.Duration, text string) string {
+	switch {
+	case v < 0:
+		return fmt.Sprintf("duration %q is negative", text)
+	case v > MaxDuration:
+		return fmt.Sprintf("duration %q is out of range: at most %s", text, MaxDuration)
 	}
 	return ""
 }
 
-func (d *decoder) stack(root *yaml.Node) *Stack {
-	s := &Stack{}
-	top := scope{}
-	for _, f := range d.mapping(field{line: root.Line, node: root}, top) {
-		switch f.key {
-		case "apiVersion":
-			s.APIVersion = d.str(f, top)
-		case "kind":
-			s.Kind = d.str(f, top)
-		case "metadata":
-			for _, g := range d.mapping(f, top) {
-				switch g.key {
-				case "name":
-					s.Metadata.Name = d.str(g, top)
-				default:
-					d.unknown(g, top, "name")
-				}
-			}
-		case "spec":
-			s.Spec = d.spec(f)
-		default:
-			d.unknown(f, top, "apiVersion", "kind", "metadata", "spec")
-		}
+// hostPortProblem says what is wrong with a host port number, or "".
+func hostPortProblem(p int) string {
+	if p < 1 || p > 65535 {
+		return fmt.Sprintf("%d is out of range 1-65535 (or auto)", p)
 	}
-	return s
+	return ""
 }
 
-func (d *decoder) spec(f field) Spec {
-	var spec Spec
-	top := scope{}
-	for _, g := range d.mapping(f, top) {
-		switch g.key {
-		case "cluster":
-			spec.Cluster = d.cluster(g)
-		case "namespace":
-			spec.Namespace = d.str(g, top)
-		case "timeout":
-			spec.Timeout = d.timeout(g, top)
-		case "images":
-			for i, item := range d.items(g, top) {
-				spec.Images = append(spec.Images, d.image(item, itemScope("images", i, item)))
-			}
-		case "ports":
-			for i, item := range d.items(g, top) {
-				spec.Ports = append(spec.Ports, d.port(item, itemScope("ports", i, item)))
-			}
-		case "components":
-			for i, item := range d.items(g, top) {
-				spec.Components = append(spec.Components, d.component(item, itemScope("components", i, item)))
-			}
-		default:
-			d.unknown(g, top, "cluster", "namespace", "timeout", "images", "ports", "components")
-		}
+// nodePortProblem says what is wrong with a NodePort, or "".
+func nodePortProblem(p int) string {
+	if p < 30000 || p > 32767 {
+		return fmt.Sprintf("%d is outside the NodePort range 30000-32767", p)
 	}
-	return spec
+	return ""
 }
 
-func (d *decoder) cluster(f field) Cluster {
-	var c Cluster
-	top := scope{}
-	for _, g := range d.mapping(f, top) {
-		switch g.key {
-		case "provider":
-			c.Provider = Provider(d.str(g, top))
-		case "kind":
-			for _, h := range d.mapping(g, top) {
-				switch h.key {
-				case "nodeImage":
-					c.Kind.NodeImage = d.str(h, top)
-				case "mounts":
-					for i, item := range d.items(h, top) {
-						c.Kind.Mounts = append(c.Kind.Mounts, d.mount(item, scope{prefix: item.path, label: fmt.Sprintf("cluster.kind.mounts[%d]", i)}))
-					}
-				default:
-					d.unknown(h, top, "nodeImage", "mounts")
-				}
-			}
-		case "kubeconfig":
-			for _, h := range d.mapping(g, top) {
-				switch h.key {
-				case "path":
-					c.Kubeconfig.Path = d.path(d.str(h, top))
-				case "context":
-					c.Kubeconfig.Context = d.str(h, top)
-				default:
-					d.unknown(h, top, "path", "context")
-				}
-			}
-		default:
-			d.unknown(g, top, "provider", "kind", "kubeconfig")
-		}
+// statusProblem says what is wrong with an expected HTTP status, or "".
+func statusProblem(s int) string {
+	if s < 100 || s > 599 {
+		return fmt.Sprintf("%d is out of range 100-599", s)
 	}
-	return c
+	return ""
 }
 
-func (d *decoder) mount(f field, sc scope) Mount {
-	var m Mount
-	for _, g := range d.mapping(f, sc) {
-		switch g.key {
-		case "hostPath":
-			m.HostPath = d.path(d.str(g, sc))
-		case "containerPath":
-			m.ContainerPath = d.str(g, sc)
-		default:
-			d.unknown(g, sc, "hostPath", "containerPath")
+// resolvePaths makes the relative paths of a decoded stack absolute,
+// against its directory. A program (run.command[0]) counts as a path only
+// with a slash in it; a bare name is looked up in PATH.
+func (s *Stack) resolvePaths() {
+	abs := func(p *string) {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(s.Dir, *p)
 		}
 	}
-	return m
-}
-
-func (d *decoder) image(f field, sc scope) Image {
-	var img Image
-	for _, g := range d.mapping(f, sc) {
-		switch g.key {
-		case "name":
-			img.Name = d.str(g, sc)
-		case "context":
-			img.Context = d.path(d.str(g, sc))
-		case "dockerfile":
-			img.Dockerfile = d.path(d.str(g, sc))
-		case "buildArgs":
-			img.BuildArgs = d.strMap(g, sc)
-		case "ref":
-			img.Ref = d.str(g, sc)
-		default:
-			d.unknown(g, sc, "name", "context", "dockerfile", "buildArgs", "ref")
+	abs(&s.Spec.Cluster.Kubeconfig.Path)
+	for i := range s.Spec.Cluster.Kind.Mounts {
+		abs(&s.Spec.Cluster.Kind.Mounts[i].HostPath)
+	}
+	for i := range s.Spec.Images {
+		abs(&s.Spec.Images[i].Context)
+		abs(&s.Spec.Images[i].Dockerfile)
+	}
+	for i := range s.Spec.Components {
+		c := &s.Spec.Components[i]
+		for j := range c.Manifests {
+			abs(&c.Manifests[j])
+		}
+		if c.Run != nil && len(c.Run.Command) > 0 && strings.ContainsRune(c.Run.Command[0], '/') {
+			abs(&c.Run.Command[0])
 		}
 	}
-	return img
-}
-
-func (d *decoder) port(f field, sc scope) Port {
-	var p Port
-	for _, g := range d.mapping(f, sc) {
-		switch g.key {
-		case "name":
-			p.Name = d.str(g, sc)
-		case "nodePort":
-			p.NodePort = d.integer(g, sc)
-			if !d.bad[g.path] && (p.NodePort < 30000 || p.NodePort > 32767) {
-				d.fail(g, sc, "%d is outside the NodePort range 30000-32767", p.NodePort)
-			}
-		case "hostPort":
-			p.HostPort = d.hostPort(g, sc)
-		default:
-			d.unknown(g, sc, "name", "nodePort", "hostPort")
-		}
-	}
-	return p
-}
-
-func (d *decoder) component(f field, sc scope) Component {
-	var c Component
-	for _, g := range d.mapping(f, sc) {
-		switch g.key {
-		case "name":
-			c.Name = d.str(g, sc)
-		case "images":
-			c.Images = d.strs(g, sc)
-		case "manifests":
-			for _, m := range d.strs(g, sc) {
-				c.Manifests = append(c.Manifests, d.path(m))
-			}
-		case "dependsOn":
-			c.DependsOn = d.strs(g, sc)
-		case "sim":
-			c.Sim = d.sim(g, sc)
-		case "checks":
-			for _, item := range d.items(g, sc) {
-				c.Checks = append(c.Checks, d.check(item, sc))
-			}
-		case "timeout":
-			c.Timeout = d.timeout(g, sc)
-		case "run":
-			c.Run = d.run(g, sc)
-		default:
-			d.unknown(g, sc, "name", "images", "manifests", "dependsOn", "sim", "checks", "timeout", "run")
-		}
-	}
-	return c
-}
-
-func (d *decoder) sim(f field, sc scope) *Sim {
-	sim := &Sim{}
-	for _, g := range d.mapping(f, sc) {
-		switch g.key {
-		case "readyAfter":
-			sim.ReadyAfter = d.duration(g, sc)
-		case "requires":
-			sim.Requires = d.strs(g, sc)
-		case "fail":
-			sim.Fail = FailMode(d.str(g, sc))
-		default:
-			d.unknown(g, sc, "readyAfter", "requires", "fail")
-		}
-	}
-	return sim
-}
-
-func (d *decoder) check(f field, sc scope) Check {
-	var c Check
-	for _, g := range d.mapping(f, sc) {
-		switch g.key {
-		case "http":
-			c.HTTP = &HTTPCheck{}
-			for _, h := range d.mapping(g, sc) {
-				switch h.key {
-				case "url":
-					c.HTTP.URL = d.str(h, sc)
-				case "status":
-					c.HTTP.Status = d.integer(h, sc)
-					if !d.bad[h.path] && (c.HTTP.Status < 100 || c.HTTP.Status > 599) {
-						d.fail(h, sc, "%d is out of range 100-599", c.HTTP.Status)
-					}
-				default:
-					d.unknown(h, sc, "url", "status")
-				}
-			}
-		case "tcp":
-			c.TCP = &TCPCheck{}
-			for _, h := range d.mapping(g, sc) {
-				switch h.key {
-				case "address":
-					c.TCP.Address = d.str(h, sc)
-				default:
-					d.unknown(h, sc, "address")
-				}
-			}
-		default:
-			d.unknown(g, sc, "http", "tcp")
-		}
-	}
-	return c
-}
-
-func (d *decoder) run(f field, sc scope) *Run {
-	r := &Run{}
-	for _, g := range d.mapping(f, sc) {
-		switch g.key {
-		case "command":
-			r.Command = d.strs(g, sc)
-			if len(r.Command) > 0 && strings.ContainsRune(r.Command[0], '/') {
-				r.Command[0] = d.path(r.Command[0])
-			}
-		case "env":
-			r.Env = d.strMap(g, sc)
-		case "timeout":
-			r.Timeout = d.timeout(g, sc)
-		default:
-			d.unknown(g, sc, "command", "env", "timeout")
-		}
-	}
-	return r
 }

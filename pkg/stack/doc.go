@@ -35,6 +35,10 @@
 //		}
 //	}
 //
+// A Stack can also be built in Go: call Default, then Validate, which runs
+// the checks Load runs and returns the same ErrorList, without file and
+// line.
+//
 // Stack files and manifests are read as UTF-8 text of at most MaxFileSize
 // bytes; YAML aliases that would expand a document enormously ("billion
 // laughs") are rejected without expanding them. The package does no I/O

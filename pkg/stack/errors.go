@@ -10,7 +10,7 @@ import (
 type Error struct {
 	// File is the file the problem is in, as the user would name it: the
 	// stack file as passed to Load or Parse, or a manifest path joined to the
-	// stack file's directory.
+	// stack file's directory. It is empty for a stack built in Go.
 	File string
 	// Line is the 1-based line of the problem, or 0 if it is not known.
 	Line int
@@ -23,15 +23,18 @@ type Error struct {
 	Err error
 }
 
-// Error formats the problem as "file:line: object: message".
+// Error formats the problem as "file:line: object: message", without
+// "file:line: " for a stack not read from a file.
 func (e *Error) Error() string {
 	var b strings.Builder
-	b.WriteString(e.File)
-	if e.Line > 0 {
-		b.WriteString(":")
-		b.WriteString(strconv.Itoa(e.Line))
+	if e.File != "" {
+		b.WriteString(e.File)
+		if e.Line > 0 {
+			b.WriteString(":")
+			b.WriteString(strconv.Itoa(e.Line))
+		}
+		b.WriteString(": ")
 	}
-	b.WriteString(": ")
 	if e.Object != "" {
 		b.WriteString(e.Object)
 		b.WriteString(": ")

@@ -51,3 +51,25 @@ func ExampleSubstitute() {
 	// Output:
 	// http://127.0.0.1:41234/health?ns=demo&home=$HOME <nil>
 }
+
+func ExampleStack_Validate() {
+	s := &stack.Stack{
+		APIVersion: stack.APIVersion,
+		Kind:       stack.KindStack,
+		Metadata:   stack.Metadata{Name: "demo"},
+		Spec: stack.Spec{
+			Components: []stack.Component{
+				{Name: "redis", Manifests: []string{"testdata/example/deploy/redis.yaml"}},
+				{Name: "seed", DependsOn: []string{"redis"}, Run: &stack.Run{Command: []string{"./seed.sh"}}},
+			},
+		},
+	}
+	s.Default()
+	fmt.Println("namespace:", s.Spec.Namespace, "valid:", s.Validate() == nil)
+
+	s.Spec.Components[1].DependsOn = []string{"postgres"}
+	fmt.Println(s.Validate())
+	// Output:
+	// namespace: default valid: true
+	// components[1] "seed": dependsOn "postgres" is not a component
+}

@@ -49,26 +49,25 @@ func Parse(filename string, data []byte, baseDir string) (*Stack, error) {
 		return nil, errs
 	}
 
-	d := &decoder{file: filename, dir: dir, lines: map[string]int{}, bad: map[string]bool{}}
+	d := &decoder{file: filename, lines: map[string]int{}, bad: map[string]bool{}}
 	s := d.stack(root)
 	s.File = filename
 	s.Dir = dir
 	s.lines = d.lines
 	s.displayDir = filepath.Dir(filename)
-	s.setDefaults()
+	s.resolvePaths()
+	s.Default()
 
-	v := &validator{s: s, bad: d.bad}
-	v.validate()
-
-	all := append(d.errs, v.errs...)
+	all := append(d.errs, s.validate(d.bad)...)
 	if len(all) > 0 {
 		return nil, sortErrors(filename, all)
 	}
 	return s, nil
 }
 
-// setDefaults fills in what the stack file left out.
-func (s *Stack) setDefaults() {
+// Default fills in what the stack leaves out (see the package
+// documentation); calling it again changes nothing. Load and Parse call it.
+func (s *Stack) Default() {
 	if s.Spec.Cluster.Provider == "" {
 		s.Spec.Cluster.Provider = DefaultProvider
 	}

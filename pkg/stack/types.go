@@ -1,9 +1,12 @@
 package stack
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // APIVersion is the only apiVersion this package reads.
@@ -12,7 +15,7 @@ const APIVersion = "testbed.dev/v1alpha1"
 // KindStack is the kind of a stack file.
 const KindStack = "Stack"
 
-// Defaults applied by Load and Parse.
+// Defaults that Stack.Default applies; Load and Parse call it.
 const (
 	// DefaultProvider is the cluster provider when spec.cluster.provider is empty.
 	DefaultProvider = ProviderSim
@@ -29,7 +32,8 @@ const MaxFileSize = 4 << 20
 
 // Stack is a parsed, defaulted and validated stack file (apiVersion
 // testbed.dev/v1alpha1, kind Stack). Get one from Load or Parse: they
-// resolve the relative paths in it and check it as a whole.
+// resolve the relative paths in it and check it as a whole. A Stack built
+// in Go is made ready by Default and then Validate.
 type Stack struct {
 	// APIVersion is always APIVersion.
 	APIVersion string `yaml:"apiVersion"`
@@ -186,6 +190,25 @@ func (p HostPort) MarshalYAML() (any, error) {
 		return "auto", nil
 	}
 	return int(p), nil
+}
+
+// UnmarshalYAML reads the port as in the stack file: "auto" (or nothing)
+// or a number from 1 to 65535.
+func (p *HostPort) UnmarshalYAML(n *yaml.Node) error {
+	n = resolve(n)
+	if isNull(n) || (n.Kind == yaml.ScalarNode && n.Value == "auto") {
+		*p = AutoHostPort
+		return nil
+	}
+	i, ok := intOf(n)
+	if !ok {
+		return fmt.Errorf("want a port number or auto, got %s", describe(n))
+	}
+	if msg := hostPortProblem(i); msg != "" {
+		return errors.New(msg)
+	}
+	*p = HostPort(i)
+	return nil
 }
 
 // Component is a part of the stack: manifests that are applied together

@@ -8,14 +8,32 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
-// validator checks a decoded and defaulted stack as a whole: required
-// fields, names, references between objects, cycles, and the files the
-// stack refers to. The decoder has already checked each value's type and
-// range.
+// Validate checks a stack that Default has filled in, such as one built in
+// Go: required fields, names, values, references between objects, cycles,
+// and the files it refers to. It returns nil or an ErrorList; Load and
+// Parse run the same checks.
+func (s *Stack) Validate() error {
+	if errs := s.validate(nil); len(errs) > 0 {
+		return sortErrors(s.File, errs)
+	}
+	return nil
+}
+
+// validate checks the stack and returns its problems. bad holds the paths
+// of fields the decoder could not read, which are not checked again.
+func (s *Stack) validate(bad map[string]bool) ErrorList {
+	v := &validator{s: s, bad: bad}
+	v.validate()
+	return v.errs
+}
+
+// validator checks a defaulted stack as a whole. For a stack read from a
+// file, the decoder has already checked each value's type and range.
 type validator struct {
 	s    *Stack
 	bad  map[string]bool // fields the decoder could not read
@@ -26,8 +44,12 @@ type validator struct {
 
 // line returns the line in File of the field at path, such as
 // "spec.components[2].dependsOn[0]", or of its closest parent that is
-// written in the file; 1 if none is.
+// written in the file; 1 if none is, and 0 for a stack not read from a
+// file.
 func (s *Stack) line(path string) int {
+	if s.lines == nil {
+		return 0
+	}
 	for path != "" {
 		if line, ok := s.lines[path]; ok {
 			return line
@@ -67,6 +89,7 @@ func (v *validator) validate() {
 	v.name("metadata.name", "", "metadata.name", s.Metadata.Name)
 	v.cluster()
 	v.name("spec.namespace", "", "spec.namespace", s.Spec.Namespace)
+	v.duration("spec.timeout", "", "spec.timeout", s.Spec.Timeout)
 	v.images()
 	v.ports()
 	v.components()
@@ -87,6 +110,18 @@ func (v *validator) fixed(path, got, want string) {
 	default:
 		v.errorf(path, "", "%s %q is not supported: want %q", path, got, want)
 	}
+}
+
+// value reports problem (if not "") for the value at path, unless the
+// decoder has reported it: only values set in Go get here out of range.
+func (v *validator) value(path, object, what, problem string) {
+	if problem != "" && !v.bad[path] {
+		v.errorf(path, object, "%s: %s", what, problem)
+	}
+}
+
+func (v *validator) duration(path, object, what string, d time.Duration) {
+	v.value(path, object, what, durationProblem(d, d.String()))
 }
 
 // name checks a required name that must be a DNS-1123 label.
@@ -185,12 +220,17 @@ func (v *validator) ports() {
 		case v.bad[p+".nodePort"]:
 		case port.NodePort == 0:
 			v.errorf(p, obj, "nodePort is required (30000-32767)")
+		case nodePortProblem(port.NodePort) != "":
+			v.value(p+".nodePort", obj, "nodePort", nodePortProblem(port.NodePort))
 		case dup:
 			v.errorf(p+".nodePort", obj, "nodePort %d is already used by ports[%d]", port.NodePort, j)
 		default:
 			nodePorts[port.NodePort] = i
 		}
 
+		if !port.HostPort.Auto() {
+			v.value(p+".hostPort", obj, "hostPort", hostPortProblem(int(port.HostPort)))
+		}
 		if j, dup := hostPorts[port.HostPort]; dup && !port.HostPort.Auto() {
 			v.errorf(p+".hostPort", obj, "hostPort %d is already used by ports[%d]", port.HostPort, j)
 		} else {
@@ -247,7 +287,9 @@ func (v *validator) component(i int, components map[string]int, images map[strin
 		return ""
 	}
 	v.refs(p+".dependsOn", obj, "dependsOn", c.DependsOn, isComponent)
+	v.duration(p+".timeout", obj, "timeout", c.Timeout)
 	if c.Sim != nil {
+		v.duration(p+".sim.readyAfter", obj, "sim.readyAfter", c.Sim.ReadyAfter)
 		v.refs(p+".sim.requires", obj, "sim.requires", c.Sim.Requires, isComponent)
 		if c.Sim.Fail != "" && !slices.Contains(FailModes, c.Sim.Fail) && !v.bad[p+".sim.fail"] {
 			v.errorf(p+".sim.fail", obj, "sim.fail %q is not one of CrashLoopBackOff, ImagePullBackOff, NeverReady, JobFailed", c.Sim.Fail)
@@ -299,6 +341,7 @@ func (v *validator) refs(path, object, what string, names []string, problem func
 }
 
 func (v *validator) run(path, object string, r *Run) {
+	v.duration(path+".timeout", object, "run.timeout", r.Timeout)
 	switch {
 	case v.bad[path] || v.bad[path+".command"]:
 	case len(r.Command) == 0:
@@ -327,6 +370,9 @@ func (v *validator) check(path, object string, j int, ch Check) {
 		v.errorf(path, object, "%s: set http or tcp, not both", what)
 	case ch.HTTP != nil:
 		p := path + ".http"
+		if ch.HTTP.Status != 0 {
+			v.value(p+".status", object, what+".http.status", statusProblem(ch.HTTP.Status))
+		}
 		if v.bad[p] || v.bad[p+".url"] {
 			return
 		}
