@@ -52,11 +52,9 @@ func newEnv(ctx context.Context, o setupOptions) (*env, error) {
 		return nil, err
 	}
 	e := &env{root: root, tmp: tmp, binDir: o.binDir, cacheDir: o.assetsDir}
-	set, err := assets.Resolve(ctx, o.binDir, assets.BuildOptions{CacheDir: o.assetsDir, Progress: func(ev assets.Event) {
-		if ev.Packages%200 == 0 {
-			o.logf("sim assets: %s (%d packages, %s)", ev.Message, ev.Packages, ev.Elapsed.Round(time.Second))
-		}
-	}}, func() {
+	set, err := assets.Resolve(ctx, o.binDir, assets.BuildOptions{CacheDir: o.assetsDir, Progress: assets.Every(15*time.Second, func(ev assets.Event) {
+		o.logf("sim assets: %s (%s)", ev.Message, ev.Elapsed.Round(time.Second))
+	})}, func() {
 		o.logf("building the sim control plane once from the Go module proxy (about 10 minutes on 2 cores)")
 	})
 	if err != nil {

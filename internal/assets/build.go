@@ -43,10 +43,6 @@ type Event struct {
 	// go.mod requires (those in the module cache are not downloaded), or the
 	// packages the step's binaries are made of.
 	Total int
-	// Packages is Done in PhaseCompile and PhaseBuilt.
-	//
-	// Deprecated: use Done and Total.
-	Packages int
 	// Elapsed is the time since the build started.
 	Elapsed time.Duration
 }
@@ -308,11 +304,8 @@ func (r *goRunner) step(ctx context.Context, name, dir string, flags, targets []
 	return nil
 }
 
-// send emits ev with its Message and Packages filled in.
+// send emits ev with its Message filled in.
 func (r *goRunner) send(ev Event) {
-	if ev.Phase != PhaseDownload {
-		ev.Packages = ev.Done
-	}
 	ev.Message = describe(ev)
 	r.emit(ev)
 }
@@ -542,4 +535,19 @@ var _ Builder = (*proxyBuilder)(nil)
 
 func (b *proxyBuilder) Resolve(ctx context.Context) (*Set, error) {
 	return Resolve(ctx, b.binDir, b.opts, nil)
+}
+
+// Every returns a Progress function that passes an event on to f when its
+// step or phase changed or at least d has passed since the last one: a
+// log's pace.
+func Every(d time.Duration, f func(Event)) func(Event) {
+	var step, phase string
+	var last time.Time
+	return func(ev Event) {
+		if ev.Step == step && ev.Phase == phase && time.Since(last) < d {
+			return
+		}
+		step, phase, last = ev.Step, ev.Phase, time.Now()
+		f(ev)
+	}
 }

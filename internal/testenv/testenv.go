@@ -101,9 +101,9 @@ func Assets(t testing.TB) *assets.Set {
 		}
 		set, setErr = assets.Ensure(context.Background(), assets.BuildOptions{
 			CacheDir: AssetsCacheDir(),
-			Progress: func(ev assets.Event) {
-				fmt.Fprintf(os.Stderr, "testenv: sim assets: %s (%d packages, %s)\n", ev.Message, ev.Packages, ev.Elapsed.Round(time.Second))
-			},
+			Progress: assets.Every(15*time.Second, func(ev assets.Event) {
+				fmt.Fprintf(os.Stderr, "testenv: sim assets: %s (%s)\n", ev.Message, ev.Elapsed.Round(time.Second))
+			}),
 		})
 	})
 	if setErr != nil {

@@ -45,12 +45,16 @@ func NewPlan(s *stack.Stack, opts Options) (*Plan, error) {
 }
 
 func newPlan(s *stack.Stack, opts Options, emit func(Event)) (*Plan, error) {
+	// A stack built in Go has not been through Load.
+	s.Default()
+	if err := s.Validate(); err != nil {
+		return nil, &Error{Kind: KindInvalid, Err: err}
+	}
 	prov, err := providerFor(s, opts, emit)
 	if err != nil {
 		return nil, err
 	}
-	ps, simulates := prov.(cluster.PodSimulator)
-	_ = ps
+	_, simulates := prov.(cluster.PodSimulator)
 	for _, img := range s.Spec.Images {
 		if img.Ref == "" && !simulates {
 			return nil, invalidf("image %q is built from source, and image builds are not implemented yet for provider %s: give it a ref, or use the sim provider (which never builds)", img.Name, prov.Name())

@@ -123,9 +123,14 @@ func (o *ObjectEvent) String() string {
 // PrepareProgress is how far the provider's preparation (building the sim
 // control plane) has come.
 type PrepareProgress struct {
-	// Step names what is being built or fetched.
+	// Step names what is being built ("kubernetes", "etcd", "kwok"), or
+	// "lock" while another process builds, or "done".
 	Step string
-	// Done and Total count packages (Total 0: not known yet).
+	// Phase is where the step is: "download", "compile" or "built".
+	Phase string
+	// Done counts modules downloaded or packages compiled; Total is an
+	// upper bound of Done (0: not known). Cached packages are not compiled
+	// again, so a warm build ends below Total.
 	Done, Total int
 	Elapsed     time.Duration
 }
@@ -274,7 +279,7 @@ func newSim(opts Options, emit func(Event)) *sim.Provider {
 		Resolve: func(ctx context.Context) (*assets.Set, error) {
 			set, err := assets.Resolve(ctx, opts.BinDir, assets.BuildOptions{CacheDir: opts.AssetsDir, Progress: func(ev assets.Event) {
 				emit(Event{State: StatePrepare, Detail: ev.Message, At: time.Now(),
-					Prepare: &PrepareProgress{Step: ev.Step, Done: ev.Packages, Elapsed: ev.Elapsed}})
+					Prepare: &PrepareProgress{Step: ev.Step, Phase: ev.Phase, Done: ev.Done, Total: ev.Total, Elapsed: ev.Elapsed}})
 			}}, func() {
 				emit(Event{State: StatePrepare, Detail: "building the sim control plane once from the Go module proxy (about 10 minutes on 2 cores) into " + opts.AssetsDir, At: time.Now()})
 			})

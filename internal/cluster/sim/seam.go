@@ -61,10 +61,6 @@ func (p *Provider) Ensure(ctx context.Context, name string) (cluster.Cluster, bo
 func (p *Provider) Find(_ context.Context, name string) (cluster.Cluster, error) {
 	c, err := p.Get(name)
 	if err != nil {
-		var nf *NotFoundError
-		if errors.As(err, &nf) {
-			return nil, fmt.Errorf("%w: %w", cluster.ErrNotFound, err)
-		}
 		return nil, err
 	}
 	if err := c.Healthy(); err != nil {

@@ -32,6 +32,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/kubetestbed/testbed/internal/assets"
+	"github.com/kubetestbed/testbed/internal/cluster"
 )
 
 // DefaultName is the cluster name used when none is given.
@@ -159,6 +160,9 @@ type NotFoundError struct {
 	Name  string
 	Known []string
 }
+
+// Unwrap makes a NotFoundError match cluster.ErrNotFound.
+func (e *NotFoundError) Unwrap() error { return cluster.ErrNotFound }
 
 func (e *NotFoundError) Error() string {
 	if len(e.Known) == 0 {
