@@ -71,6 +71,14 @@ func (g *globals) isTTY() bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
+// bringUp and stackStatus are testbed.Up and testbed.Status; the commands'
+// tests replace them to see what up passes and what up and status print
+// without a cluster.
+var (
+	bringUp     = testbed.Up
+	stackStatus = testbed.Status
+)
+
 func newUpCmd(g *globals) *cobra.Command {
 	var f stackFlags
 	var timeout time.Duration
@@ -164,7 +172,7 @@ Exit codes: 0 ready, 1 a component failed or timed out, 2 invalid input,
 					}
 				}
 			}()
-			env, upErr := testbed.Up(cmd.Context(), s, opts)
+			env, upErr := bringUp(cmd.Context(), s, opts)
 			tick.Stop()
 			close(stopTick)
 			<-ticking
@@ -340,7 +348,7 @@ cluster or API could not be reached.`,
 			if err != nil {
 				return err
 			}
-			sts, err := testbed.Status(cmd.Context(), s, g.options(&f))
+			sts, err := stackStatus(cmd.Context(), s, g.options(&f))
 			if errors.Is(err, testbed.ErrNotRunning) {
 				return &exitError{ExitFailed, err}
 			}
