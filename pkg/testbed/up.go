@@ -125,7 +125,8 @@ func Up(ctx context.Context, s *stack.Stack, opts Options) (*Env, error) {
 		r.mu.Lock()
 		r.died = err
 		r.mu.Unlock()
-		r.emit(Event{State: StateCluster, Detail: "the cluster stopped working: " + err.Error(), At: time.Now()})
+		first, _, _ := strings.Cut(err.Error(), "\n")
+		r.emit(Event{State: StateCluster, Detail: "the cluster stopped working: " + strings.TrimSuffix(first, ":"), At: time.Now()})
 		cancelCause(err)
 	}
 

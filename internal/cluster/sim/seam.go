@@ -100,7 +100,7 @@ func (c *Cluster) Monitor(ctx context.Context) error {
 				if ctx.Err() != nil {
 					return nil // stopped by whoever ended ctx
 				}
-				return fmt.Errorf("sim cluster %q: %s (pid %d) exited; last lines of %s:\n%s", c.Name, p.Name, p.PID, p.Log, indent(logTail(p.Log, 20)))
+				return fmt.Errorf("sim cluster %q: %s (pid %d) exited; last lines of its log (%s):\n%s", c.Name, p.Name, p.PID, p.Log, indent(logTail(p.Log, 20)))
 			}
 		}
 	}
