@@ -711,14 +711,10 @@ func (c *Cluster) save() error {
 }
 
 // controlPlaneGOGC is the Go garbage collector's target (GOGC) of the
-// control-plane processes unless the caller's environment sets GOGC. A
-// bring-up's first seconds keep the API server busy (server-side applies,
-// new CRDs' status and OpenAPI, watches), and at Go's default of 100 a
-// fifth of its CPU then goes to the garbage collector's marking alone,
-// more with allocation (profiled); on a 2-core machine that delays the first pods. At 400 the
-// first Deployment of a stack applied with six CRDs was ready 0.07-0.10 s
-// sooner (median of 8 bring-ups, three runs), for about 150 MiB more
-// resident memory per cluster (650 → 800 MiB).
+// control-plane processes unless the caller's environment sets GOGC: a
+// bring-up's first seconds keep the API server busy, and less collection
+// then gets the first pods ready sooner for some more memory (measured in
+// bench/README.md, "Control plane GOGC").
 const controlPlaneGOGC = "400"
 
 // childEnv is the environment of the control-plane processes: the caller's,
