@@ -36,8 +36,11 @@ deps:
 	  sudo=; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
 	  $$sudo apt-get update && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y --no-install-recommends chromium fonts-dejavu-core; }
 
+# go test ./... leaves out examples/ginkgo, a module of its own: its Ginkgo
+# suite runs after, with 4 parallel processes.
 test: deps fmt-check vet
 	$(GO) test -count=1 -timeout 60m ./...
+	cd examples/ginkgo && $(GO) vet ./... && $(GO) run github.com/onsi/ginkgo/v2/ginkgo --procs=4 -r
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 60m ./...
