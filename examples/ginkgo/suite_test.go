@@ -10,8 +10,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -24,6 +22,7 @@ import (
 	"github.com/kubetestbed/testbed/pkg/report"
 	"github.com/kubetestbed/testbed/pkg/stack"
 	"github.com/kubetestbed/testbed/pkg/testbed"
+	"github.com/kubetestbed/testbed/pkg/testbedtest"
 )
 
 // stackFile is the stack the suite runs against.
@@ -68,7 +67,7 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 	Expect(err).NotTo(HaveOccurred())
 
 	// On failure Up has torn down what it started: env stays nil.
-	e, err := testbed.Up(ctx, s, testbed.Options{StateDir: stateDir, OnEvent: logEvent})
+	e, err := testbed.Up(ctx, s, testbed.Options{StateDir: stateDir, OnEvent: testbedtest.LogEvents(logf)})
 	Expect(err).NotTo(HaveOccurred(), "bring up %s", stackFile)
 	env = e
 
@@ -94,30 +93,13 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 // Process 1 runs its part once every other process has finished its specs.
 var _ = SynchronizedAfterSuite(func() {}, func(ctx SpecContext) {
 	if env != nil {
-		env.Teardown(ctx)
+		Expect(env.Teardown(ctx)).To(Succeed())
 	}
 	if stateDir != "" {
 		Expect(os.RemoveAll(stateDir)).To(Succeed())
 	}
 }, NodeTimeout(2*time.Minute))
 
-// prepareStep is the step of the control-plane build logged last.
-var prepareStep string
-
-// logEvent writes the bring-up's progress to the GinkgoWriter (shown for a
-// failed suite, or with -v): the cluster's steps and each component's, and
-// a line per step of the control-plane build the first run makes (which
-// reports twice a second).
-func logEvent(ev testbed.Event) {
-	switch {
-	case ev.State == testbed.StateObject:
-		return
-	case ev.Prepare != nil:
-		if ev.Prepare.Step == prepareStep {
-			return
-		}
-		prepareStep = ev.Prepare.Step
-	}
-	line := strings.Join(slices.DeleteFunc([]string{ev.Component, ev.State, ev.Detail}, func(s string) bool { return s == "" }), " ")
-	fmt.Fprintf(GinkgoWriter, "%s testbed: %s\n", ev.At.Format(time.TimeOnly), line)
-}
+// logf writes a line of the bring-up's progress to the GinkgoWriter (shown
+// for a failed suite, or with -v).
+func logf(format string, args ...any) { fmt.Fprintf(GinkgoWriter, format+"\n", args...) }

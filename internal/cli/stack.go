@@ -191,7 +191,9 @@ Exit codes: 0 ready, 1 a component failed or timed out, 2 invalid input,
 					upErr = infra(fmt.Errorf("stack %s is ready, but %w", s.Metadata.Name, err))
 					if !keep {
 						fmt.Fprintf(g.stderr, "testbed: stack %s is ready but its reports could not be written: tearing down what this run started\n", s.Metadata.Name)
-						env.Teardown(context.WithoutCancel(cmd.Context()))
+						if err := env.Teardown(context.WithoutCancel(cmd.Context())); err != nil {
+							fmt.Fprintf(g.stderr, "testbed: %v\n", err)
+						}
 					}
 				} else {
 					fmt.Fprintf(g.stderr, "testbed: %v\n", err)

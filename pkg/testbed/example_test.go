@@ -35,7 +35,9 @@ func ExampleUp() {
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		env.Teardown(ctx)
+		if err := env.Teardown(ctx); err != nil {
+			fmt.Println(err)
+		}
 	}()
 
 	// "api" is a port of the stack file's spec.ports.

@@ -164,17 +164,19 @@ type Env struct {
 	Ports map[string]int
 	cfg   *rest.Config
 	// teardown removes what the run that made this Env started.
-	teardown func(context.Context)
+	teardown func(context.Context) error
 }
 
 // Teardown removes what the Up call that returned e started, as Up does
 // itself on failure: a cluster it created (not one it found running), or
 // on a cluster testbed does not own the objects and namespaces it applied.
-// Down, by contrast, removes the stack whatever run started it.
-func (e *Env) Teardown(ctx context.Context) {
-	if e != nil && e.teardown != nil {
-		e.teardown(ctx)
+// It returns what could not be removed. Down, by contrast, removes the
+// stack whatever run started it.
+func (e *Env) Teardown(ctx context.Context) error {
+	if e == nil || e.teardown == nil {
+		return nil
 	}
+	return e.teardown(ctx)
 }
 
 // RESTConfig returns a client configuration for the stack's cluster.

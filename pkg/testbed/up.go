@@ -156,7 +156,9 @@ func Up(ctx context.Context, s *stack.Stack, opts Options) (*Env, error) {
 	env.Report.Reason = runErr.Error()
 	r.diagnose(env.Report)
 	if !opts.KeepOnFailure {
-		r.teardown(context.Background())
+		if err := r.teardown(context.Background()); err != nil {
+			runErr = fmt.Errorf("%w; %w", runErr, err)
+		}
 	}
 	return env, &Error{Kind: kind, Err: runErr}
 }
@@ -564,7 +566,7 @@ func (r *run) summarize(err error, result report.Result) error {
 // teardown removes what this run started: the cluster it created, or, on
 // a cluster testbed does not own, the objects and namespaces it applied.
 // It takes at most 2 minutes.
-func (r *run) teardown(ctx context.Context) {
+func (r *run) teardown(ctx context.Context) error {
 	r.stopMonitor()
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
@@ -572,11 +574,16 @@ func (r *run) teardown(ctx context.Context) {
 	switch {
 	case owns && r.createdCluster:
 		r.emit(Event{State: StateCluster, Detail: fmt.Sprintf("tearing down the %s cluster this run created", r.provider.Name()), At: time.Now()})
-		_ = d.Delete(ctx, r.s.Metadata.Name)
+		if err := d.Delete(ctx, r.s.Metadata.Name); err != nil {
+			return fmt.Errorf("stack %s: tear down: %w", r.s.Metadata.Name, err)
+		}
 	case !owns && r.app != nil:
 		r.emit(Event{State: StateCluster, Detail: "deleting what this run applied", At: time.Now()})
-		_ = r.app.DeleteAll(ctx, apply.Selector(r.s.Metadata.Name), r.app.CreatedNamespaces())
+		if err := r.app.DeleteAll(ctx, apply.Selector(r.s.Metadata.Name), r.app.CreatedNamespaces()); err != nil {
+			return fmt.Errorf("stack %s: tear down: %w", r.s.Metadata.Name, err)
+		}
 	}
+	return nil
 }
 
 func plural(n int, what string) string {

@@ -27,6 +27,7 @@ import (
 type TB interface {
 	Helper()
 	Logf(format string, args ...any)
+	Errorf(format string, args ...any)
 	Fatalf(format string, args ...any)
 	Cleanup(func())
 	Failed() bool
@@ -74,7 +75,7 @@ func Start(t TB, path string, opts ...Option) *testbed.Env {
 // StartStack is Start for a stack already loaded or built in Go.
 func StartStack(t TB, s *stack.Stack, opts ...Option) *testbed.Env {
 	t.Helper()
-	o := testbed.Options{OnEvent: logEvent(t)}
+	o := testbed.Options{OnEvent: LogEvents(t.Logf)}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -109,15 +110,19 @@ func StartStack(t TB, s *stack.Stack, opts ...Option) *testbed.Env {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		env.Teardown(ctx)
+		if err := env.Teardown(ctx); err != nil {
+			t.Errorf("testbed: %v", err)
+		}
 		removeState()
 	})
 	return env
 }
 
-// logEvent logs a run's progress through t: cluster steps and component
-// state changes, not every object's.
-func logEvent(t TB) func(testbed.Event) {
+// LogEvents returns an Options.OnEvent that logs a run's progress through
+// logf (t.Logf, or a GinkgoWriter's Printf): cluster steps and component
+// state changes, not every object's, and the control-plane build once per
+// step and then every 30 s.
+func LogEvents(logf func(format string, args ...any)) func(testbed.Event) {
 	var step string
 	var last time.Time
 	return func(ev testbed.Event) {
@@ -128,14 +133,14 @@ func logEvent(t TB) func(testbed.Event) {
 			// per step and then every 30 s.
 			if ev.Prepare.Step != step || time.Since(last) >= 30*time.Second {
 				step, last = ev.Prepare.Step, time.Now()
-				t.Logf("testbed: %s (%s)", ev.Detail, ev.Prepare.Elapsed.Round(time.Second))
+				logf("testbed: %s (%s)", ev.Detail, ev.Prepare.Elapsed.Round(time.Second))
 			}
 		case ev.Component == "":
-			t.Logf("testbed: %s", ev.Detail)
+			logf("testbed: %s", ev.Detail)
 		case ev.Detail != "":
-			t.Logf("testbed: %s %s: %s", ev.Component, ev.State, ev.Detail)
+			logf("testbed: %s %s: %s", ev.Component, ev.State, ev.Detail)
 		default:
-			t.Logf("testbed: %s %s", ev.Component, ev.State)
+			logf("testbed: %s %s", ev.Component, ev.State)
 		}
 	}
 }
