@@ -1,0 +1,132 @@
+package kind
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/kubetestbed/testbed/internal/cluster"
+)
+
+// ErrNoLocalImage is wrapped by LoadImage when the local container engine
+// has no image of the reference: the cluster is left to pull it.
+var ErrNoLocalImage = errors.New("no such image in the local container engine")
+
+// ImageLoader is a Provider that copies images from the local container
+// engine onto a cluster's nodes. (It moves to package cluster once the
+// engine asks for it.)
+type ImageLoader interface {
+	// LoadImage puts ref on every node of the cluster of stack name,
+	// skipping the nodes that have it with the same ID.
+	LoadImage(ctx context.Context, name, ref string) (Load, error)
+}
+
+// Load is what LoadImage did with an image.
+type Load struct {
+	// Ref is the image reference; ID its ID in the local engine.
+	Ref, ID string
+	// Loaded are the nodes it was loaded into; Skipped those that had it
+	// with the same ID already.
+	Loaded, Skipped []string
+}
+
+// Unchanged reports whether every node had the image already.
+func (l Load) Unchanged() bool { return len(l.Loaded) == 0 }
+
+// LoadImage puts ref, from the run's container tool, on every node of the
+// cluster of stack name. As `kind load docker-image` does, it first asks
+// each node for the image's ID and skips the nodes where it matches; the
+// others get one archive, saved into a directory of this call's own and
+// removed after, loaded into them concurrently. An image the local engine
+// does not have is an error wrapping ErrNoLocalImage.
+func (p *Provider) LoadImage(ctx context.Context, name, ref string) (Load, error) {
+	kname := ClusterName(name)
+	ld := Load{Ref: ref}
+	fail := func(err error) (Load, error) {
+		return ld, fmt.Errorf("load image %s into kind cluster %s: %w", ref, kname, err)
+	}
+	id, err := p.eng.ImageID(ctx, ref)
+	if err != nil {
+		return fail(err)
+	}
+	ld.ID = id
+	nodes, err := p.api.Nodes(kname)
+	if err != nil {
+		return fail(err)
+	}
+	if len(nodes) == 0 {
+		return fail(cluster.ErrNotFound)
+	}
+	var need []node
+	for i, has := range nodesWith(nodes, ref, id) {
+		if has {
+			ld.Skipped = append(ld.Skipped, nodes[i].Name())
+		} else {
+			need = append(need, nodes[i])
+		}
+	}
+	if len(need) == 0 {
+		return ld, nil
+	}
+	dir, err := os.MkdirTemp("", "testbed-kind-load-")
+	if err != nil {
+		return fail(err)
+	}
+	defer os.RemoveAll(dir)
+	archive := filepath.Join(dir, "image.tar")
+	if err := p.eng.Save(ctx, ref, archive); err != nil {
+		return fail(fmt.Errorf("%s save: %w", p.eng.Name(), err))
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for _, n := range need {
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err
+			}
+			f, err := os.Open(archive)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if err := n.LoadImage(f); err != nil {
+				return fmt.Errorf("node %s: %w", n.Name(), err)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return fail(err)
+	}
+	for _, n := range need {
+		ld.Loaded = append(ld.Loaded, n.Name())
+	}
+	return ld, nil
+}
+
+// nodesWith reports, for each node, whether it has ref with image ID id.
+// A node that cannot say has not.
+func nodesWith(nodes []node, ref, id string) []bool {
+	has := make([]bool, len(nodes))
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		wg.Go(func() {
+			got, err := n.ImageID(ref)
+			has[i] = err == nil && sameImage(got, id)
+		})
+	}
+	wg.Wait()
+	return has
+}
+
+// sameImage compares image IDs with or without their "sha256:" (podman
+// prints none).
+func sameImage(a, b string) bool {
+	a, b = strings.TrimPrefix(a, "sha256:"), strings.TrimPrefix(b, "sha256:")
+	return a != "" && a == b
+}
