@@ -62,6 +62,7 @@ func Parse(filename string, data []byte, baseDir string) (*Stack, error) {
 	if len(all) > 0 {
 		return nil, sortErrors(filename, all)
 	}
+	s.validated = true
 	return s, nil
 }
 

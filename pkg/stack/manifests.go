@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -113,7 +114,7 @@ func (s *Stack) readManifests(vars *Vars) ([]ComponentManifests, ErrorList) {
 				kustomize = true
 				continue
 			}
-			docs, ferrs := readDocuments(f, obj, value, vars != nil)
+			docs, ferrs := s.readDocuments(f, obj, value, vars != nil)
 			cm.Documents = append(cm.Documents, docs...)
 			errs = append(errs, ferrs...)
 			failed = failed || len(ferrs) > 0
@@ -260,8 +261,8 @@ func (s *Stack) manifestPath(path string) ([]ManifestFile, string) {
 
 // readDocuments reads the objects of one manifest file. value replaces or
 // checks references; if substitute is false the text is parsed as written.
-func readDocuments(f ManifestFile, object string, value func(kind, name string) (string, error), substitute bool) ([]Document, ErrorList) {
-	data, e := readFile(f.Path, f.Name)
+func (s *Stack) readDocuments(f ManifestFile, object string, value func(kind, name string) (string, error), substitute bool) ([]Document, ErrorList) {
+	data, e := s.readManifestFile(f)
 	if e != nil {
 		e.Object = object
 		return nil, ErrorList{e}
@@ -487,3 +488,30 @@ func jsonValue(v any) any {
 	}
 	return v
 }
+
+// fileCache holds manifest files as read, by path.
+type fileCache struct {
+	mu    sync.Mutex
+	files map[string][]byte
+}
+
+// readManifestFile reads f once per Stack; later calls get the same bytes.
+func (s *Stack) readManifestFile(f ManifestFile) ([]byte, *Error) {
+	if s.files == nil {
+		s.files = &fileCache{files: map[string][]byte{}}
+	}
+	s.files.mu.Lock()
+	defer s.files.mu.Unlock()
+	if data, ok := s.files.files[f.Path]; ok {
+		return data, nil
+	}
+	data, e := readFile(f.Path, f.Name)
+	if e == nil {
+		s.files.files[f.Path] = data
+	}
+	return data, e
+}
+
+// Validated reports whether Load, Parse or Validate accepted s: a stack
+// built in Go needs Default and Validate first.
+func (s *Stack) Validated() bool { return s.validated }

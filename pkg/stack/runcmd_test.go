@@ -1,6 +1,8 @@
 package stack_test
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -49,5 +51,32 @@ func TestRunCommand(t *testing.T) {
 	s, c = runStep(t, nil, nil, 0)
 	if _, err := s.RunCommand(c, runVars, ""); err == nil {
 		t.Error("no command: no error")
+	}
+}
+
+// A manifest file is read from disk once per Stack: Load's validation and
+// a run's substitution share the bytes.
+func TestManifestsReadOnce(t *testing.T) {
+	dir := t.TempDir()
+	stackFile := filepath.Join(dir, "testbed.yaml")
+	write := func(name, text string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("testbed.yaml", "apiVersion: testbed.dev/v1alpha1\nkind: Stack\nmetadata: {name: once}\nspec:\n  components:\n    - {name: a, manifests: [cm.yaml]}\n")
+	write("cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm, namespace: \"${namespace}\"}\n")
+	s, err := stack.Load(stackFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write("cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: changed}\n")
+	cms, err := s.Manifests(&stack.Vars{Stack: "once", Namespace: "ns1", Run: "r"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta := cms[0].Documents[0].Object["metadata"].(map[string]any)
+	if meta["name"] != "cm" || meta["namespace"] != "ns1" {
+		t.Errorf("metadata %v: want the file as Load read it (cm), substituted (ns1)", meta)
 	}
 }

@@ -56,6 +56,11 @@ type Stack struct {
 	// lines maps field paths such as "spec.components[2].dependsOn[0]" to
 	// the line they are on in File.
 	lines map[string]int
+	// validated: Load, Parse or Validate found nothing wrong.
+	validated bool
+	// files holds the manifest files read so far, so that validation and
+	// each run's substitution read a file from disk once.
+	files *fileCache
 }
 
 // Metadata names a stack.

@@ -21,6 +21,7 @@ func (s *Stack) Validate() error {
 	if errs := s.validate(nil); len(errs) > 0 {
 		return sortErrors(s.File, errs)
 	}
+	s.validated = true
 	return nil
 }
 

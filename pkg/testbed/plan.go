@@ -45,10 +45,12 @@ func NewPlan(s *stack.Stack, opts Options) (*Plan, error) {
 }
 
 func newPlan(s *stack.Stack, opts Options, emit func(Event)) (*Plan, error) {
-	// A stack built in Go has not been through Load.
-	s.Default()
-	if err := s.Validate(); err != nil {
-		return nil, &Error{Kind: KindInvalid, Err: err}
+	if !s.Validated() {
+		// A stack built in Go, not through Load.
+		s.Default()
+		if err := s.Validate(); err != nil {
+			return nil, &Error{Kind: KindInvalid, Err: err}
+		}
 	}
 	prov, err := providerFor(s, opts, emit)
 	if err != nil {

@@ -32,6 +32,11 @@ type Options struct {
 	// KeepOnFailure leaves what a failed run started in place, for
 	// inspection.
 	KeepOnFailure bool
+	// Ephemeral removes the cluster a run creates once this process exits,
+	// even when it is killed (a test binary past its -timeout), where the
+	// provider can (sim). Tests want it; the CLI, whose clusters outlive
+	// `up`, does not.
+	Ephemeral bool
 	// Run is the run ID (${run}); default: 5 random characters.
 	Run string
 	// AssetsDir caches the sim control plane, built on first use (default
@@ -179,8 +184,14 @@ func (e *Env) Teardown(ctx context.Context) error {
 	return e.teardown(ctx)
 }
 
-// RESTConfig returns a client configuration for the stack's cluster.
-func (e *Env) RESTConfig() *rest.Config { return rest.CopyConfig(e.cfg) }
+// RESTConfig returns a client configuration for the stack's cluster; nil
+// when the run failed before it had one.
+func (e *Env) RESTConfig() *rest.Config {
+	if e == nil || e.cfg == nil {
+		return nil
+	}
+	return rest.CopyConfig(e.cfg)
+}
 
 // Endpoint returns "127.0.0.1:PORT" for the stack's port name.
 func (e *Env) Endpoint(port string) (string, error) {
@@ -191,7 +202,7 @@ func (e *Env) Endpoint(port string) (string, error) {
 	return net.JoinHostPort("127.0.0.1", fmt.Sprint(p)), nil
 }
 
-// Kind of failure, for exit codes (docs/design.md, "Exit codes").
+// Kind of failure, for exit codes (docs/design.md, "CLI and exit codes").
 type Kind int
 
 // The kinds of Error.
@@ -276,8 +287,13 @@ func providerFor(s *stack.Stack, opts Options, emit func(Event)) (cluster.Provid
 // newSim returns the sim provider of opts: it builds (or checks) the
 // control plane in Prepare, with progress.
 func newSim(opts Options, emit func(Event)) *sim.Provider {
+	owner := 0
+	if opts.Ephemeral {
+		owner = os.Getpid()
+	}
 	return sim.New(sim.Options{
 		StateDir: filepath.Join(opts.StateDir, "clusters"),
+		Owner:    owner,
 		Resolve: func(ctx context.Context) (*assets.Set, error) {
 			set, err := assets.Resolve(ctx, opts.BinDir, assets.BuildOptions{CacheDir: opts.AssetsDir, Progress: func(ev assets.Event) {
 				emit(Event{State: StatePrepare, Detail: ev.Message, At: time.Now(),
@@ -297,12 +313,8 @@ func newSim(opts Options, emit func(Event)) *sim.Provider {
 }
 
 // Check rejects, as an *Error of KindInvalid, everything Up rejects before
-// it starts anything: a provider it cannot use, images it would have to
-// build where it cannot, manifests that do not read (or are kustomize
-// directories), and on a provider that simulates pods a kind a fresh
-// cluster cannot serve and a timeout the simulated timings make certain.
-// It returns the provider the stack runs on. `testbed plan` calls it, so
-// that a plan that passes is a stack up accepts.
+// it starts anything (see NewPlan), and returns the provider the stack
+// runs on.
 func Check(s *stack.Stack, opts Options) (stack.Provider, error) {
 	p, err := NewPlan(s, opts)
 	if err != nil {

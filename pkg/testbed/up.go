@@ -52,7 +52,7 @@ type run struct {
 	// onDeath stops the run when the cluster dies; stopMonitor ends the
 	// cluster's monitor, before teardown.
 	onDeath     func(error)
-	stopMonitor context.CancelFunc
+	stopMonitor func()
 
 	mu       sync.Mutex
 	owner    map[ready.ObjectRef]string // applied object -> component
@@ -155,6 +155,9 @@ func Up(ctx context.Context, s *stack.Stack, opts Options) (*Env, error) {
 	runErr = r.summarize(runErr, result)
 	env.Report.Reason = runErr.Error()
 	r.diagnose(env.Report)
+	if r.track != nil {
+		r.track.Stop() // before teardown: its watches would only fail
+	}
 	if !opts.KeepOnFailure {
 		if err := r.teardown(context.Background()); err != nil {
 			runErr = fmt.Errorf("%w; %w", runErr, err)
@@ -301,8 +304,11 @@ func (r *run) cluster(ctx context.Context) error {
 	r.createdCluster = created
 	if m, ok := c.(cluster.Monitor); ok {
 		mctx, stop := context.WithCancel(context.WithoutCancel(ctx))
-		r.stopMonitor = stop
+		done := make(chan struct{})
+		var once sync.Once
+		r.stopMonitor = func() { once.Do(func() { stop(); <-done }) }
 		go func() {
+			defer close(done)
 			if err := m.Monitor(mctx); err != nil && mctx.Err() == nil {
 				r.onDeath(err)
 			}

@@ -81,6 +81,9 @@ func StartStack(t TB, s *stack.Stack, opts ...Option) *testbed.Env {
 	}
 	keep := os.Getenv(KeepEnv) != ""
 	o.KeepOnFailure = o.KeepOnFailure || keep
+	// A test binary killed by its -timeout or Ctrl-C runs no cleanup: the
+	// cluster goes with the process unless it is to be kept.
+	o.Ephemeral = !o.KeepOnFailure
 	ownState := o.StateDir == ""
 	if ownState {
 		dir, err := os.MkdirTemp("", "testbed-"+s.Metadata.Name+"-")
@@ -111,7 +114,8 @@ func StartStack(t TB, s *stack.Stack, opts ...Option) *testbed.Env {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		if err := env.Teardown(ctx); err != nil {
-			t.Errorf("testbed: %v", err)
+			t.Errorf("testbed: %v (its state is in %s)", err, o.StateDir)
+			return
 		}
 		removeState()
 	})

@@ -4,11 +4,13 @@ package kubeconfig
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -104,12 +106,19 @@ func (c *Cluster) KubeconfigPath() string { return c.path }
 // RESTConfig returns the kubeconfig's client configuration.
 func (c *Cluster) RESTConfig() (*rest.Config, error) { return rest.CopyConfig(c.cfg), nil }
 
+// probe asks the API server for /version: an error means it did not
+// answer (an HTTP error status is an answer).
 func (c *Cluster) probe(ctx context.Context) error {
 	dc, err := discovery.NewDiscoveryClientForConfig(c.cfg)
 	if err != nil {
 		return err
 	}
-	return dc.RESTClient().Get().AbsPath("/version").Do(ctx).Error()
+	err = dc.RESTClient().Get().AbsPath("/version").Do(ctx).Error()
+	var se apierrors.APIStatus
+	if errors.As(err, &se) {
+		return nil
+	}
+	return err
 }
 
 // Monitor returns an error once the API server has not answered for the

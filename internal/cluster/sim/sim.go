@@ -52,6 +52,11 @@ type Options struct {
 	// that releases pods whose `requires` are met; "--kubeconfig=PATH" is
 	// appended. Empty: this program, re-executed (see GateArg).
 	GateCommand []string
+	// Owner, if not 0, is the pid of the process the clusters belong to:
+	// the sim gate removes a cluster once its owner has exited, even when
+	// it was killed (a test binary past its -timeout). 0: clusters outlive
+	// their creator until deleted.
+	Owner int
 	// Nodes is the number of simulated nodes (default 3).
 	Nodes int
 	// Progress, if set, receives a line for each step of Create and Delete.
@@ -510,7 +515,11 @@ leaderElection:
 		}
 		gate = []string{exe, GateArg}
 	}
-	specs = append(specs, spec{"sim-gate", gate[0], append(append([]string{}, gate[1:]...), "--kubeconfig="+c.Kubeconfig)})
+	gateArgs := append(append([]string{}, gate[1:]...), "--kubeconfig="+c.Kubeconfig)
+	if p.opts.Owner > 0 {
+		gateArgs = append(gateArgs, fmt.Sprintf("--owner=%d", p.opts.Owner))
+	}
+	specs = append(specs, spec{"sim-gate", gate[0], gateArgs})
 
 	env := childEnv(dir)
 	p.progress(name, start, "starting etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok")
