@@ -436,8 +436,9 @@ Exit codes: 0 valid, 2 invalid (every problem printed).`,
 			if len(plan.ApplyFirst) > 0 {
 				fmt.Fprintf(g.stdout, "\napplied first: %s (heads of the longest dependsOn chain; the other components that wait for nothing follow once these components' pods are scheduled, at most %s after their apply)\n", strings.Join(plan.ApplyFirst, ", "), plan.ScheduleGate)
 			}
-			lb, path := s.LowerBound()
-			fmt.Fprintf(g.stdout, "\nlower bound (sim): %.1f s\ncritical path: %s\n", lb, strings.Join(path, " → "))
+			if plan.LowerBound != nil {
+				fmt.Fprintf(g.stdout, "\nlower bound (%s): %.1f s\ncritical path: %s\n", provider, *plan.LowerBound, strings.Join(plan.CriticalPath, " → "))
+			}
 			return nil
 		},
 	}
