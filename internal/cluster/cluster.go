@@ -76,3 +76,36 @@ type PodSimulator interface {
 type FreshKinds interface {
 	ServesOnlyBuiltinKinds()
 }
+
+// ErrNoLocalImage is wrapped by ImageLoader.LoadImage when the local
+// container engine has no image of the reference: the cluster is left to
+// pull it.
+var ErrNoLocalImage = errors.New("no such image in the local container engine")
+
+// ImageLoader is a Provider that copies images from the local container
+// engine onto a cluster's nodes.
+type ImageLoader interface {
+	// LoadImage puts ref on every node of the cluster called name,
+	// skipping the nodes that have it with the same ID.
+	LoadImage(ctx context.Context, name, ref string) (Load, error)
+}
+
+// Load is what LoadImage did with an image.
+type Load struct {
+	// Ref is the image reference; ID its ID in the local engine.
+	Ref, ID string
+	// Loaded are the nodes it was loaded into; Skipped those that had it
+	// with the same ID already.
+	Loaded, Skipped []string
+}
+
+// Unchanged reports whether every node had the image already.
+func (l Load) Unchanged() bool { return len(l.Loaded) == 0 }
+
+// NodeLogExporter is a Provider that can copy its nodes' logs (kubelet,
+// container runtime, pods) for diagnostics.
+type NodeLogExporter interface {
+	// ExportNodeLogs writes the logs of the nodes of the cluster called
+	// name under dir.
+	ExportNodeLogs(ctx context.Context, name, dir string) error
+}

@@ -2,7 +2,6 @@ package kind
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,30 +13,8 @@ import (
 	"github.com/kubetestbed/testbed/internal/cluster"
 )
 
-// ErrNoLocalImage is wrapped by LoadImage when the local container engine
-// has no image of the reference: the cluster is left to pull it.
-var ErrNoLocalImage = errors.New("no such image in the local container engine")
-
-// ImageLoader is a Provider that copies images from the local container
-// engine onto a cluster's nodes. (It moves to package cluster once the
-// engine asks for it.)
-type ImageLoader interface {
-	// LoadImage puts ref on every node of the cluster of stack name,
-	// skipping the nodes that have it with the same ID.
-	LoadImage(ctx context.Context, name, ref string) (Load, error)
-}
-
-// Load is what LoadImage did with an image.
-type Load struct {
-	// Ref is the image reference; ID its ID in the local engine.
-	Ref, ID string
-	// Loaded are the nodes it was loaded into; Skipped those that had it
-	// with the same ID already.
-	Loaded, Skipped []string
-}
-
-// Unchanged reports whether every node had the image already.
-func (l Load) Unchanged() bool { return len(l.Loaded) == 0 }
+// ErrNoLocalImage is cluster.ErrNoLocalImage.
+var ErrNoLocalImage = cluster.ErrNoLocalImage
 
 // LoadImage puts ref, from the run's container tool, on every node of the
 // cluster of stack name. As `kind load docker-image` does, it first asks
@@ -45,10 +22,10 @@ func (l Load) Unchanged() bool { return len(l.Loaded) == 0 }
 // others get one archive, saved into a directory of this call's own and
 // removed after, loaded into them concurrently. An image the local engine
 // does not have is an error wrapping ErrNoLocalImage.
-func (p *Provider) LoadImage(ctx context.Context, name, ref string) (Load, error) {
+func (p *Provider) LoadImage(ctx context.Context, name, ref string) (cluster.Load, error) {
 	kname := ClusterName(name)
-	ld := Load{Ref: ref}
-	fail := func(err error) (Load, error) {
+	ld := cluster.Load{Ref: ref}
+	fail := func(err error) (cluster.Load, error) {
 		return ld, fmt.Errorf("load image %s into kind cluster %s: %w", ref, kname, err)
 	}
 	id, err := p.eng.ImageID(ctx, ref)

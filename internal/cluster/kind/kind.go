@@ -18,13 +18,13 @@ import (
 )
 
 var (
-	_ cluster.Provider = (*Provider)(nil)
-	_ cluster.Deleter  = (*Provider)(nil)
-	_ cluster.Preparer = (*Provider)(nil)
-	_ ImageLoader      = (*Provider)(nil)
-	_ NodeLogExporter  = (*Provider)(nil)
-	_ cluster.Cluster  = (*Cluster)(nil)
-	_ cluster.Monitor  = (*Cluster)(nil)
+	_ cluster.Provider        = (*Provider)(nil)
+	_ cluster.Deleter         = (*Provider)(nil)
+	_ cluster.Preparer        = (*Provider)(nil)
+	_ cluster.ImageLoader     = (*Provider)(nil)
+	_ cluster.NodeLogExporter = (*Provider)(nil)
+	_ cluster.Cluster         = (*Cluster)(nil)
+	_ cluster.Monitor         = (*Cluster)(nil)
 )
 
 // The container tools kind's nodes run on.
@@ -578,14 +578,6 @@ func (p *Provider) Delete(ctx context.Context, name string) error {
 		errs = append(errs, fmt.Errorf("kind cluster %s: %w", kname, cluster.ErrNotFound))
 	}
 	return errors.Join(errs...)
-}
-
-// NodeLogExporter is a Provider that can copy its nodes' logs for
-// diagnostics. (It moves to package cluster once the engine asks for it.)
-type NodeLogExporter interface {
-	// ExportNodeLogs writes the logs of the nodes of the cluster of stack
-	// name under dir.
-	ExportNodeLogs(ctx context.Context, name, dir string) error
 }
 
 // ExportNodeLogs writes kind's logs of the cluster of stack name under
