@@ -153,6 +153,8 @@ type Image struct {
 	Dockerfile string `yaml:"dockerfile,omitempty"`
 	// BuildArgs are passed to the build as --build-arg KEY=VALUE.
 	BuildArgs map[string]string `yaml:"buildArgs,omitempty"`
+	// Target is the Dockerfile stage to build ("": the last one).
+	Target string `yaml:"target,omitempty"`
 	// Ref is a pre-built image reference, used as is: no build.
 	Ref string `yaml:"ref,omitempty"`
 }

@@ -191,6 +191,9 @@ func (v *validator) images() {
 			if len(img.BuildArgs) > 0 {
 				v.errorf(p+".buildArgs", obj, "buildArgs apply only to built images, not to ref")
 			}
+			if img.Target != "" {
+				v.errorf(p+".target", obj, "target applies only to built images, not to ref")
+			}
 			if strings.ContainsAny(img.Ref, " \t") {
 				v.errorf(p+".ref", obj, "ref %q contains whitespace", img.Ref)
 			}

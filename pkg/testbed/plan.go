@@ -57,9 +57,10 @@ func newPlan(s *stack.Stack, opts Options, emit func(Event)) (*Plan, error) {
 		return nil, err
 	}
 	_, simulates := prov.(cluster.PodSimulator)
+	_, loads := prov.(cluster.ImageLoader)
 	for _, img := range s.Spec.Images {
-		if img.Ref == "" && !simulates {
-			return nil, invalidf("image %q is built from source, and image builds are not implemented yet for provider %s: give it a ref, or use the sim provider (which never builds)", img.Name, prov.Name())
+		if _, over := opts.Images[img.Name]; img.Ref == "" && !over && !simulates && !loads {
+			return nil, invalidf("image %q is built from source, and provider %s cannot load images into its cluster: give it a ref (a registry the cluster pulls from), or use sim or kind", img.Name, prov.Name())
 		}
 	}
 	p := &Plan{Stack: s, Provider: prov.Name(), Run: opts.Run, provider: prov, ScheduleGate: scheduleGate}
@@ -68,8 +69,8 @@ func newPlan(s *stack.Stack, opts Options, emit func(Event)) (*Plan, error) {
 	}
 	p.vars = stack.Vars{Stack: s.Metadata.Name, Namespace: s.Spec.Namespace, Run: p.Run,
 		Images: map[string]string{}, Ports: map[string]int{}}
-	for _, img := range s.Spec.Images {
-		p.vars.Images[img.Name] = imageRef(s, img, p.Run)
+	if p.vars.Images, err = imageRefs(s, opts); err != nil {
+		return nil, err
 	}
 	for _, port := range s.Spec.Ports {
 		if port.HostPort.Auto() {

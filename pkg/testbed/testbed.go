@@ -39,6 +39,16 @@ type Options struct {
 	Ephemeral bool
 	// Run is the run ID (${run}); default: 5 random characters.
 	Run string
+	// ContainerTool builds and saves images: "docker", "podman", or ""
+	// to use docker if its daemon answers, else podman. One tool serves
+	// the whole run.
+	ContainerTool string
+	// BuildConcurrency bounds the image builds that run at once (default:
+	// the number of CPUs); lower it when parallel builds crash the tool.
+	BuildConcurrency int
+	// Images replaces stack images by prebuilt references (NAME → REF),
+	// e.g. images a CI job built once: they are loaded, not built.
+	Images map[string]string
 	// AssetsDir caches the sim control plane, built on first use (default
 	// DefaultAssetsDir()); BinDir, if set, uses prebuilt binaries instead.
 	AssetsDir, BinDir string
@@ -94,8 +104,11 @@ func (o Options) withDefaults() Options {
 
 // Event is one step of a run, for progress output.
 type Event struct {
-	// Component is empty for events about the run or the cluster.
+	// Component is empty for events about the run, the cluster or an
+	// image.
 	Component string
+	// Image is the stack image an image event is about.
+	Image string
 	// State is one of the State constants.
 	State string
 	// Object is the object whose readiness changed (StateObject only).
@@ -153,6 +166,13 @@ const (
 	StateFailed   = "failed"
 	StateTimeout  = "timeout"
 	StateSkipped  = "skipped"
+	// StateBuilding, StateBuilt, StateUnchanged (not rebuilt: its inputs
+	// did not change), StateLoading and StateLoaded are image events.
+	StateBuilding  = "building"
+	StateBuilt     = "built"
+	StateUnchanged = "unchanged"
+	StateLoading   = "loading"
+	StateLoaded    = "loaded"
 	// StateObject reports one object's readiness change; Component is the
 	// object's component.
 	StateObject = "object"
@@ -321,15 +341,6 @@ func Check(s *stack.Stack, opts Options) (stack.Provider, error) {
 		return "", err
 	}
 	return stack.Provider(p.Provider), nil
-}
-
-// imageRef is the reference ${image:NAME} resolves to: the pre-built ref,
-// or the run-unique tag a build would produce.
-func imageRef(s *stack.Stack, img stack.Image, run string) string {
-	if img.Ref != "" {
-		return img.Ref
-	}
-	return fmt.Sprintf("testbed.local/%s/%s:%s", s.Metadata.Name, img.Name, run)
 }
 
 func diagDir(opts Options, s *stack.Stack, run string) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 	"github.com/kubetestbed/testbed/internal/apply"
 	"github.com/kubetestbed/testbed/internal/cluster"
 	"github.com/kubetestbed/testbed/internal/engine"
+	"github.com/kubetestbed/testbed/internal/image"
 	"github.com/kubetestbed/testbed/internal/ready"
 	"github.com/kubetestbed/testbed/internal/runstep"
 	"github.com/kubetestbed/testbed/pkg/report"
@@ -54,7 +56,11 @@ type run struct {
 	onDeath     func(error)
 	stopMonitor func()
 
+	// tool builds and saves images (runs that build or load them).
+	tool *image.Tool
+
 	mu       sync.Mutex
+	images   map[string]*imageState
 	owner    map[ready.ObjectRef]string // applied object -> component
 	comps    map[string]*compState
 	failures map[string]error
@@ -93,20 +99,18 @@ func Up(ctx context.Context, s *stack.Stack, opts Options) (*Env, error) {
 	for _, c := range s.Spec.Components {
 		r.comps[c.Name] = &compState{}
 	}
-	if p, ok := r.provider.(cluster.Preparer); ok {
-		if err := p.Prepare(ctx); err != nil {
-			r.start = time.Now()
-			env := &Env{Stack: s, Ports: r.vars.Ports}
-			result, kind := report.ResultFailed, KindInfra
-			if ctx.Err() != nil {
-				result, kind, err = report.ResultInterrupted, KindInterrupted, fmt.Errorf("stack %s: interrupted", s.Metadata.Name)
-			} else if KindOf(err) == KindInvalid {
-				result, kind = report.ResultInvalid, KindInvalid
-			}
-			env.Report = r.report(nil, result)
-			env.Report.Reason = err.Error()
-			return env, &Error{Kind: kind, Err: err}
+	if err := r.prepare(ctx); err != nil {
+		r.start = time.Now()
+		env := &Env{Stack: s, Ports: r.vars.Ports}
+		result, kind := report.ResultFailed, KindInfra
+		if ctx.Err() != nil {
+			result, kind, err = report.ResultInterrupted, KindInterrupted, fmt.Errorf("stack %s: interrupted", s.Metadata.Name)
+		} else if KindOf(err) == KindInvalid {
+			result, kind = report.ResultInvalid, KindInvalid
 		}
+		env.Report = r.report(nil, result)
+		env.Report.Reason = err.Error()
+		return env, &Error{Kind: kind, Err: err}
 	}
 	r.start = time.Now()
 
@@ -134,7 +138,11 @@ func Up(ctx context.Context, s *stack.Stack, opts Options) (*Env, error) {
 	if err != nil {
 		return nil, invalidf("%v", err)
 	}
-	res, runErr := g.Run(runCtx, engine.Options{OnEvent: r.onNodeEvent})
+	conc := opts.BuildConcurrency
+	if conc <= 0 {
+		conc = runtime.NumCPU()
+	}
+	res, runErr := g.Run(runCtx, engine.Options{OnEvent: r.onNodeEvent, Concurrency: map[string]int{engine.PhaseBuild: conc}})
 	r.stopMonitor()
 	r.deadlinePassed = runCtx.Err() != nil && ctx.Err() == nil && r.clusterDied() == nil
 	env := &Env{Stack: s, Kubeconfig: r.kcfg, Ports: r.vars.Ports, cfg: r.cfg, teardown: r.teardown}
@@ -182,18 +190,43 @@ func scheduledID(c string) engine.NodeID { return engine.ID(engine.KindScheduled
 var clusterID = engine.ID(engine.KindCluster, "")
 
 // graph is the planner: it turns the stack into the dataflow graph the
-// engine executes: the cluster; per component an apply node (after the
-// cluster and its dependsOn components' ready nodes) and a ready node; a
-// run step as one node. Image build and load nodes join here.
+// engine executes: the cluster; on a provider that loads images, a build
+// node per image to build (at once, bounded) and a load node per image a
+// component uses (after its build and the cluster); per component an apply
+// node (after the cluster, its images' loads and its dependsOn components'
+// ready nodes) and a ready node; a run step as one node.
 func (r *run) graph() (*engine.Graph, error) {
 	g := &engine.Graph{}
 	if err := g.Add(engine.Node{ID: clusterID, Phase: engine.PhaseCluster, Run: r.cluster}); err != nil {
 		return nil, err
 	}
 	leads := r.plan.ApplyFirst
+	loaded := map[string]bool{}
+	if _, loads := r.provider.(cluster.ImageLoader); loads {
+		for _, img := range r.usedImages() {
+			deps := []engine.NodeID{clusterID}
+			if r.builds(img) {
+				if err := g.Add(engine.Node{ID: buildID(img.Name), Phase: engine.PhaseBuild,
+					Run: func(ctx context.Context) error { return r.build(ctx, img) }}); err != nil {
+					return nil, err
+				}
+				deps = append(deps, buildID(img.Name))
+			}
+			if err := g.Add(engine.Node{ID: loadID(img.Name), Phase: engine.PhaseLoad, Deps: deps,
+				Run: func(ctx context.Context) error { return r.load(ctx, img) }}); err != nil {
+				return nil, err
+			}
+			loaded[img.Name] = true
+		}
+	}
 	for i := range r.s.Spec.Components {
 		c := &r.s.Spec.Components[i]
 		deps := []engine.NodeID{clusterID}
+		for _, img := range c.Images {
+			if loaded[img] {
+				deps = append(deps, loadID(img))
+			}
+		}
 		for _, d := range c.DependsOn {
 			deps = append(deps, readyID(d))
 		}
@@ -607,4 +640,24 @@ func (r *run) runCommand(ctx context.Context, c *stack.Component) error {
 		return err
 	}
 	return runstep.Run(ctx, runstep.Step{Argv: rc.Argv, Env: rc.Env, Dir: rc.Dir, Timeout: c.Run.Timeout})
+}
+
+// prepare does what comes before the bring-up's clock: the provider's
+// preparation, and choosing the container tool of a run with images.
+func (r *run) prepare(ctx context.Context) error {
+	if p, ok := r.provider.(cluster.Preparer); ok {
+		if err := p.Prepare(ctx); err != nil {
+			return err
+		}
+	}
+	if !r.needsTool() {
+		return nil
+	}
+	tool, err := image.NewTool(ctx, r.opts.ContainerTool)
+	if err != nil {
+		return &Error{Kind: KindInfra, Err: fmt.Errorf("stack %s has images to build or load: %w", r.s.Metadata.Name, err)}
+	}
+	r.tool = tool
+	r.emit(Event{State: StatePrepare, Detail: "images: built and saved with " + tool.String(), At: time.Now()})
+	return nil
 }

@@ -1,0 +1,160 @@
+package testbed
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/kubetestbed/testbed/internal/cluster"
+	"github.com/kubetestbed/testbed/internal/engine"
+	"github.com/kubetestbed/testbed/internal/image"
+	"github.com/kubetestbed/testbed/pkg/stack"
+)
+
+func buildID(img string) engine.NodeID { return engine.ID(engine.KindBuild, img) }
+func loadID(img string) engine.NodeID  { return engine.ID(engine.KindLoad, img) }
+
+// imageSpec is the build of a stack image.
+func imageSpec(s *stack.Stack, img stack.Image) image.Spec {
+	return image.Spec{Stack: s.Metadata.Name, Name: img.Name, Context: img.Context,
+		Dockerfile: img.Dockerfile, Target: img.Target, BuildArgs: img.BuildArgs}
+}
+
+// imageRefs resolves ${image:NAME}: a pre-built image's ref, an override
+// from opts.Images, or the content-derived reference a build of it is
+// tagged with (on every provider, so that sim shows what kind would run).
+func imageRefs(s *stack.Stack, opts Options) (map[string]string, error) {
+	refs := map[string]string{}
+	for _, img := range s.Spec.Images {
+		switch ref, over := opts.Images[img.Name]; {
+		case over:
+			refs[img.Name] = ref
+		case img.Ref != "":
+			refs[img.Name] = img.Ref
+		default:
+			ref, err := image.Reference(imageSpec(s, img))
+			if err != nil {
+				return nil, &Error{Kind: KindInvalid, Err: err}
+			}
+			refs[img.Name] = ref
+		}
+	}
+	for name := range opts.Images {
+		if _, ok := refs[name]; !ok {
+			return nil, invalidf("image override %s: the stack has no image %q", name, name)
+		}
+	}
+	return refs, nil
+}
+
+// builds reports whether the run builds img: a provider that loads images
+// needs it built, unless it is pre-built or overridden.
+func (r *run) builds(img stack.Image) bool {
+	_, loads := r.provider.(cluster.ImageLoader)
+	_, over := r.opts.Images[img.Name]
+	return loads && img.Built() && !over
+}
+
+// usedImages are the images some component names, in the stack's order.
+func (r *run) usedImages() []stack.Image {
+	used := map[string]bool{}
+	for _, c := range r.s.Spec.Components {
+		for _, n := range c.Images {
+			used[n] = true
+		}
+	}
+	var out []stack.Image
+	for _, img := range r.s.Spec.Images {
+		if used[img.Name] {
+			out = append(out, img)
+		}
+	}
+	return out
+}
+
+// needsTool reports whether the run builds or loads any image.
+func (r *run) needsTool() bool {
+	_, loads := r.provider.(cluster.ImageLoader)
+	return loads && len(r.usedImages()) > 0
+}
+
+// build builds img with the run's container tool, its whole output in the
+// diagnostics directory; an image whose inputs have not changed since it
+// was last built is not built again.
+func (r *run) build(ctx context.Context, img stack.Image) error {
+	spec := imageSpec(r.s, img)
+	logPath := filepath.Join(diagDir(r.opts, r.s, r.id), "images", img.Name+".log")
+	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
+		return fmt.Errorf("image %s: %w", img.Name, err)
+	}
+	f, err := os.Create(logPath)
+	if err != nil {
+		return fmt.Errorf("image %s: %w", img.Name, err)
+	}
+	defer f.Close()
+	spec.Log = f
+	r.emit(Event{Image: img.Name, State: StateBuilding, Detail: r.tool.String(), At: time.Now()})
+	res, err := r.tool.Build(ctx, spec)
+	if err != nil {
+		var be *image.BuildError
+		if errors.As(err, &be) && be.Log == "" {
+			be.Log = logPath
+		}
+		r.emit(Event{Image: img.Name, State: StateFailed, Detail: err.Error(), At: time.Now()})
+		return &Error{Kind: KindInfra, Err: err}
+	}
+	r.setImage(img.Name, func(st *imageState) { st.ref, st.unchanged = res.Ref, res.Unchanged })
+	state, detail := StateBuilt, fmt.Sprintf("%s in %s", res.Ref, res.Duration.Round(10*time.Millisecond))
+	if res.Unchanged {
+		state, detail = StateUnchanged, res.Ref+": inputs unchanged, not rebuilt"
+	}
+	r.emit(Event{Image: img.Name, State: state, Detail: detail, At: time.Now()})
+	return nil
+}
+
+// load puts img on the cluster's nodes once it is built and the cluster
+// exists; nodes that have it with the same ID are skipped, and an image
+// the local engine does not have is left for the cluster to pull.
+func (r *run) load(ctx context.Context, img stack.Image) error {
+	ref := r.vars.Images[img.Name]
+	l := r.provider.(cluster.ImageLoader)
+	r.emit(Event{Image: img.Name, State: StateLoading, Detail: ref, At: time.Now()})
+	ld, err := l.LoadImage(ctx, r.s.Metadata.Name, ref)
+	switch {
+	case errors.Is(err, cluster.ErrNoLocalImage):
+		r.emit(Event{Image: img.Name, State: StateLoaded, Detail: ref + ": not in the local engine; the cluster pulls it", At: time.Now()})
+		return nil
+	case err != nil:
+		r.emit(Event{Image: img.Name, State: StateFailed, Detail: err.Error(), At: time.Now()})
+		return &Error{Kind: KindInfra, Err: fmt.Errorf("image %s: %w", img.Name, err)}
+	}
+	detail := fmt.Sprintf("%s on %d nodes", ref, len(ld.Loaded))
+	if ld.Unchanged() {
+		detail = ref + ": on every node already"
+	}
+	r.emit(Event{Image: img.Name, State: StateLoaded, Detail: detail, At: time.Now()})
+	return nil
+}
+
+// imageState is what the run did with one image.
+type imageState struct {
+	ref       string
+	unchanged bool
+}
+
+func (r *run) setImage(name string, f func(*imageState)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.images == nil {
+		r.images = map[string]*imageState{}
+	}
+	st := r.images[name]
+	if st == nil {
+		st = &imageState{}
+		r.images[name] = st
+	}
+	f(st)
+}

@@ -1,0 +1,218 @@
+package testbed
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kubetestbed/testbed/internal/cluster"
+	"github.com/kubetestbed/testbed/internal/cluster/sim"
+	"github.com/kubetestbed/testbed/internal/image"
+	"github.com/kubetestbed/testbed/internal/testenv"
+	"github.com/kubetestbed/testbed/pkg/stack"
+)
+
+// loadingSim is the real sim provider with an image loader that records
+// what it was asked to load, and when (sim pods never pull, so nothing
+// needs to reach a node): the build and load nodes run for real against
+// docker, the deploy against a real API server.
+type loadingSim struct {
+	*sim.Provider
+	t        *testing.T
+	mu       sync.Mutex
+	loads    map[string]time.Time // ref -> when LoadImage was called
+	ensured  time.Time            // when Ensure returned
+	localIDs func(ref string) (string, error)
+}
+
+func (p *loadingSim) Ensure(ctx context.Context, name string) (cluster.Cluster, bool, error) {
+	c, created, err := p.Provider.Ensure(ctx, name)
+	p.mu.Lock()
+	p.ensured = time.Now()
+	p.mu.Unlock()
+	return c, created, err
+}
+
+func (p *loadingSim) LoadImage(ctx context.Context, name, ref string) (cluster.Load, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.loads == nil {
+		p.loads = map[string]time.Time{}
+	}
+	p.loads[ref] = time.Now()
+	if _, err := p.localIDs(ref); err != nil {
+		return cluster.Load{}, cluster.ErrNoLocalImage
+	}
+	return cluster.Load{Ref: ref, Loaded: []string{"node"}}, nil
+}
+
+// dockerOrSkip returns docker, or skips the test saying why.
+func dockerOrSkip(t *testing.T) *image.Tool {
+	t.Helper()
+	tool, err := image.NewTool(context.Background(), "docker")
+	if err != nil {
+		t.Skipf("no docker engine answers here: %v", err)
+	}
+	return tool
+}
+
+// imageStack writes a stack of two images built FROM scratch and one
+// pre-built ref the engine does not have, used by two components.
+func imageStack(t *testing.T, failing bool) *stack.Stack {
+	t.Helper()
+	dir := t.TempDir()
+	write := func(name, text string) {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("api/msg.txt", "hello "+t.Name()+"\n")
+	write("api/Dockerfile", "FROM scratch\nCOPY msg.txt /msg.txt\n")
+	second := "FROM scratch\nCOPY msg.txt /worker.txt\n"
+	if failing {
+		second = "FROM scratch\nCOPY msg.txt /worker.txt\nCOPY missing.txt /missing.txt\n"
+	}
+	write("worker/msg.txt", "worker\n")
+	write("worker/Dockerfile", second)
+	write("testbed.yaml", `apiVersion: testbed.dev/v1alpha1
+kind: Stack
+metadata: {name: imgs}
+spec:
+  images:
+    - {name: api, context: api}
+    - {name: worker, context: worker}
+    - {name: cache, ref: "example.invalid/cache:1"}
+  components:
+    - {name: db, manifests: [db.yaml]}
+    - {name: api, images: [api, cache], manifests: [api.yaml], dependsOn: [db]}
+    - {name: worker, images: [worker], manifests: [worker.yaml]}
+`)
+	for _, c := range []string{"db", "api", "worker"} {
+		write(c+".yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: "+c+"}\ndata: {image: \"${image:api}\"}\n")
+	}
+	s, err := stack.Load(filepath.Join(dir, "testbed.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// On a provider that loads images, each image is built (at once, beside the
+// cluster's creation), loaded once it is built and the cluster exists, and
+// the components that use it are applied after its load; a second run
+// builds nothing (inputs unchanged).
+func TestBuildsAndLoads(t *testing.T) {
+	tool := dockerOrSkip(t)
+	assets := testenv.Assets(t)
+	s := imageStack(t, false)
+	p := &loadingSim{Provider: sim.New(sim.Options{StateDir: t.TempDir(), Assets: assets}), t: t,
+		localIDs: func(ref string) (string, error) { return tool.ImageID(context.Background(), ref) }}
+	var mu sync.Mutex
+	var events []Event
+	opts := Options{provider: p, DiagDir: t.TempDir(), OnEvent: func(ev Event) {
+		mu.Lock()
+		events = append(events, ev)
+		mu.Unlock()
+	}}
+	env, err := Up(context.Background(), s, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, _ := NewPlan(s, Options{provider: p})
+	apiRef, workerRef := plan.vars.Images["api"], plan.vars.Images["worker"]
+	t.Cleanup(func() {
+		_ = env.Teardown(context.Background())
+		_ = tool.Remove(context.Background(), apiRef, workerRef)
+	})
+	for _, ref := range []string{apiRef, workerRef} {
+		if !strings.HasPrefix(ref, "testbed.local/imgs/") {
+			t.Errorf("ref %q is not a content tag of the stack", ref)
+		}
+		if _, err := tool.ImageID(context.Background(), ref); err != nil {
+			t.Errorf("%s was not built: %v", ref, err)
+		}
+		if at, ok := p.loads[ref]; !ok || at.Before(p.ensured) {
+			t.Errorf("%s loaded at %v, cluster ready at %v: want a load after both", ref, at, p.ensured)
+		}
+	}
+	if _, ok := p.loads["example.invalid/cache:1"]; !ok {
+		t.Error("the ref image was not offered to the loader")
+	}
+	applying := map[string]time.Time{}
+	loadedAt := map[string]time.Time{}
+	for _, ev := range events {
+		switch {
+		case ev.State == StateApplying:
+			applying[ev.Component] = ev.At
+		case ev.State == StateLoaded:
+			loadedAt[ev.Image] = ev.At
+		}
+	}
+	if applying["api"].Before(loadedAt["api"]) || applying["api"].Before(loadedAt["cache"]) || applying["worker"].Before(loadedAt["worker"]) {
+		t.Errorf("a component was applied before its images were loaded: applying %v, loaded %v", applying, loadedAt)
+	}
+	// The report's phases include the builds and the loads.
+	var phases []string
+	for _, ph := range env.Report.Phases {
+		phases = append(phases, ph.Name)
+	}
+	if strings.Join(phases, ",") != "build,cluster,load,deploy" {
+		t.Errorf("report phases %v", phases)
+	}
+
+	// Again, on the running cluster: nothing is rebuilt.
+	events = nil
+	if _, err := Up(context.Background(), s, opts); err != nil {
+		t.Fatal(err)
+	}
+	unchanged := 0
+	for _, ev := range events {
+		if ev.State == StateBuilt {
+			t.Errorf("rebuilt %s with unchanged inputs", ev.Image)
+		}
+		if ev.State == StateUnchanged {
+			unchanged++
+		}
+	}
+	if unchanged != 2 {
+		t.Errorf("%d images reported unchanged, want 2", unchanged)
+	}
+}
+
+// A build that fails fails the run at once as an infrastructure failure
+// naming the image, the Dockerfile and the step, with the log in the
+// diagnostics directory, and the cluster the run created is removed.
+func TestBuildFailure(t *testing.T) {
+	tool := dockerOrSkip(t)
+	assets := testenv.Assets(t)
+	s := imageStack(t, true)
+	state := t.TempDir()
+	p := &loadingSim{Provider: sim.New(sim.Options{StateDir: state, Assets: assets}), t: t,
+		localIDs: func(ref string) (string, error) { return tool.ImageID(context.Background(), ref) }}
+	diag := t.TempDir()
+	_, err := Up(context.Background(), s, Options{provider: p, DiagDir: diag})
+	plan, _ := NewPlan(s, Options{provider: p})
+	t.Cleanup(func() { _ = tool.Remove(context.Background(), plan.vars.Images["api"]) })
+	if KindOf(err) != KindInfra {
+		t.Fatalf("Up = %v; want an infrastructure failure", err)
+	}
+	var be *image.BuildError
+	if !errors.As(err, &be) || be.Image != "worker" || !strings.Contains(err.Error(), "missing.txt") || !strings.Contains(be.Step, "COPY missing.txt") {
+		t.Fatalf("error %v; want the worker image's failed COPY step", err)
+	}
+	if data, err := os.ReadFile(filepath.Join(diag, "images", "worker.log")); err != nil || !strings.Contains(string(data), "missing.txt") {
+		t.Errorf("build log: %v %q", err, data)
+	}
+	if entries, _ := os.ReadDir(state); len(entries) != 0 {
+		t.Errorf("cluster state left after a failed build: %v", entries)
+	}
+}
