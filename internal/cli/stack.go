@@ -85,7 +85,9 @@ func newUpCmd(g *globals) *cobra.Command {
 	var reportPath, junitPath, timelinePath string
 	var keep bool
 	var verbosity int
-	var diagDir string
+	var diagDir, tool string
+	var buildConc int
+	var images []string
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Bring a stack up and return once every component is ready",
@@ -120,6 +122,20 @@ Exit codes: 0 ready, 1 a component failed or timed out, 2 invalid input,
 			if timeout < 0 {
 				return rejected(f.file, invalid(fmt.Errorf("--timeout %s: must not be negative", timeout)))
 			}
+			if tool != "" && tool != "docker" && tool != "podman" {
+				return rejected(f.file, invalid(fmt.Errorf("--container-tool %q: want docker or podman", tool)))
+			}
+			if buildConc < 0 {
+				return rejected(f.file, invalid(fmt.Errorf("--build-concurrency %d: must not be negative", buildConc)))
+			}
+			overrides := map[string]string{}
+			for _, kv := range images {
+				name, ref, ok := strings.Cut(kv, "=")
+				if !ok || name == "" || ref == "" {
+					return rejected(f.file, invalid(fmt.Errorf("--image %q: want NAME=REF", kv)))
+				}
+				overrides[name] = ref
+			}
 			s, err := f.load()
 			if err != nil {
 				return rejected(f.file, err)
@@ -128,6 +144,11 @@ Exit codes: 0 ready, 1 a component failed or timed out, 2 invalid input,
 			opts.Timeout = timeout
 			opts.KeepOnFailure = keep
 			opts.DiagDir = diagDir
+			opts.ContainerTool = tool
+			opts.BuildConcurrency = buildConc
+			if len(overrides) > 0 {
+				opts.Images = overrides
+			}
 			prog := report.NewProgress(g.stderr, g.isTTY(), nil)
 			stopTick := make(chan struct{})
 			if g.isTTY() {
@@ -140,6 +161,8 @@ Exit codes: 0 ready, 1 a component failed or timed out, 2 invalid input,
 				switch {
 				case ev.State == testbed.StatePrepare:
 					prep.event(ev)
+				case ev.Image != "":
+					prog.Printf("image %s %s: %s", ev.Image, ev.State, ev.Detail)
 				case ev.Component == "":
 					prog.Printf("%s", ev.Detail)
 				case ev.State == testbed.StateObject && ev.Object != nil:
@@ -221,6 +244,9 @@ Exit codes: 0 ready, 1 a component failed or timed out, 2 invalid input,
 	cmd.Flags().StringVar(&timelinePath, "timeline", "", "draw the bring-up here as an SVG Gantt chart (on success and on failure)")
 	cmd.Flags().BoolVar(&keep, "keep-on-failure", false, "leave what a failed run started in place, for inspection")
 	cmd.Flags().StringVar(&diagDir, "diagnostics-dir", "", "write failed components' diagnostics here (default: $TMPDIR/testbed-diagnostics/STACK-RUN)")
+	cmd.Flags().StringVar(&tool, "container-tool", "", "build and save images with docker or podman (default: docker if its daemon answers, else podman)")
+	cmd.Flags().IntVar(&buildConc, "build-concurrency", 0, "image builds at once (default: the number of CPUs; lower it if parallel builds crash the tool)")
+	cmd.Flags().StringArrayVar(&images, "image", nil, "use a prebuilt image for a stack image instead of building it: NAME=REF (repeatable)")
 	cmd.Flags().IntVarP(&verbosity, "verbosity", "v", 0, "more progress detail (1: every object's readiness changes)")
 	return cmd
 }

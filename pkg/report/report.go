@@ -60,6 +60,9 @@ type Report struct {
 	// Phases are the spans of the phases that ran, in the order build,
 	// cluster, load, deploy. They overlap.
 	Phases []Phase `json:"phases"`
+	// Images are what the run built and loaded, in the stack file's order;
+	// left out when it built and loaded nothing.
+	Images []Image `json:"images,omitempty"`
 	// Components are the stack's components, in the stack file's order.
 	Components []Component `json:"components"`
 	// CriticalPath names the components, first to last, whose readiness
@@ -100,6 +103,30 @@ type Component struct {
 	Diagnostics string `json:"diagnostics,omitempty"`
 	// Objects are the objects the component applied.
 	Objects []Object `json:"objects"`
+}
+
+// Image is what happened to one image of the stack: its build and its
+// load into the cluster, as spans (nil: not done).
+type Image struct {
+	Name string `json:"name"`
+	// Ref is the reference the cluster runs it as.
+	Ref string `json:"ref"`
+	// Build is the span of its build; Unchanged says it was not rebuilt
+	// (its inputs had not changed).
+	Build     *Span `json:"build,omitempty"`
+	Unchanged bool  `json:"unchanged,omitempty"`
+	// Load is the span of its load onto the cluster's nodes.
+	Load *Span `json:"load,omitempty"`
+	// Status is ready (built and loaded), failed, pending or skipped.
+	Status Status `json:"status"`
+	// Reason says why it failed.
+	Reason string `json:"reason,omitempty"`
+}
+
+// Span is a start and an end, in seconds since the run started.
+type Span struct {
+	Start float64 `json:"start"`
+	End   float64 `json:"end"`
 }
 
 // Object is what happened to one applied object.

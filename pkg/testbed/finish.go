@@ -102,6 +102,7 @@ func (r *run) report(res *engine.Result, result report.Result) *report.Report {
 	for _, t := range timings {
 		byNode[t.Node] = t
 	}
+	rep.Images = r.imageReports(byNode)
 	statuses := map[ready.ObjectRef]ready.ObjectStatus{}
 	if r.track != nil {
 		for _, st := range r.track.Statuses() {
@@ -352,4 +353,47 @@ func (r *run) podLogs(ctx context.Context, cs kubernetes.Interface, p *corev1.Po
 func (r *run) simulated() bool {
 	_, ok := r.provider.(cluster.PodSimulator)
 	return ok
+}
+
+// imageReports says what the run did with each image it built or loaded.
+func (r *run) imageReports(byNode map[engine.NodeID]engine.Timing) []report.Image {
+	var out []report.Image
+	span := func(t engine.Timing) *report.Span {
+		if t.Skipped || t.Start.IsZero() {
+			return nil
+		}
+		return &report.Span{Start: report.Since(r.start, t.Start), End: report.Since(r.start, t.End)}
+	}
+	for _, img := range r.s.Spec.Images {
+		bt, built := byNode[buildID(img.Name)]
+		lt, loaded := byNode[loadID(img.Name)]
+		if !built && !loaded {
+			continue
+		}
+		ri := report.Image{Name: img.Name, Ref: r.vars.Images[img.Name], Status: report.StatusReady}
+		r.mu.Lock()
+		if st := r.images[img.Name]; st != nil {
+			ri.Unchanged = st.unchanged
+		}
+		r.mu.Unlock()
+		if built {
+			ri.Build = span(bt)
+		}
+		if loaded {
+			ri.Load = span(lt)
+		}
+		for _, t := range []engine.Timing{bt, lt} {
+			switch {
+			case t.Node.Kind == "" || ri.Status == report.StatusFailed:
+			case t.Err != nil && !errors.Is(t.Err, context.Canceled) && !errors.Is(t.Err, context.DeadlineExceeded):
+				ri.Status, ri.Reason = report.StatusFailed, t.Err.Error()
+			case t.Skipped:
+				ri.Status = report.StatusSkipped
+			case t.Err != nil:
+				ri.Status = report.StatusPending
+			}
+		}
+		out = append(out, ri)
+	}
+	return out
 }

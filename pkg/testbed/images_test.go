@@ -168,6 +168,16 @@ func TestBuildsAndLoads(t *testing.T) {
 	if strings.Join(phases, ",") != "build,cluster,load,deploy" {
 		t.Errorf("report phases %v", phases)
 	}
+	// ... and a line per image: built, then loaded after the cluster.
+	if len(env.Report.Images) != 3 {
+		t.Fatalf("report images %+v, want api, worker, cache", env.Report.Images)
+	}
+	for _, ri := range env.Report.Images {
+		built := ri.Name != "cache"
+		if ri.Status != "ready" || ri.Load == nil || (ri.Build != nil) != built || (built && ri.Build.End > ri.Load.Start) {
+			t.Errorf("report image %+v (build %+v, load %+v)", ri, ri.Build, ri.Load)
+		}
+	}
 
 	// Again, on the running cluster: nothing is rebuilt.
 	events = nil

@@ -139,6 +139,8 @@ func LogEvents(logf func(format string, args ...any)) func(testbed.Event) {
 				step, last = ev.Prepare.Step, time.Now()
 				logf("testbed: %s (%s)", ev.Detail, ev.Prepare.Elapsed.Round(time.Second))
 			}
+		case ev.Image != "":
+			logf("testbed: image %s %s: %s", ev.Image, ev.State, ev.Detail)
 		case ev.Component == "":
 			logf("testbed: %s", ev.Detail)
 		case ev.Detail != "":
