@@ -60,7 +60,7 @@ func newPlan(s *stack.Stack, opts Options, emit func(Event)) (*Plan, error) {
 	_, loads := prov.(cluster.ImageLoader)
 	for _, img := range s.Spec.Images {
 		if _, over := opts.Images[img.Name]; img.Ref == "" && !over && !simulates && !loads {
-			return nil, invalidf("image %q is built from source, and provider %s cannot load images into its cluster: give it a ref (a registry the cluster pulls from), or use sim or kind", img.Name, prov.Name())
+			return nil, invalidf("image %q is built from source, and image builds are not implemented yet for provider %s: it cannot load images into its cluster; give the image a ref (one the cluster can pull), or use the sim provider (which never builds)", img.Name, prov.Name())
 		}
 	}
 	p := &Plan{Stack: s, Provider: prov.Name(), Run: opts.Run, provider: prov, ScheduleGate: scheduleGate}
