@@ -3,6 +3,7 @@ package report_test
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/kubetestbed/testbed/pkg/report"
@@ -55,6 +56,40 @@ critical path: db → api (30.0 s)
 db         1.0 s    -      599.0 s   timeout: StatefulSet db: 0/1 ready Pod db-0: Unschedulable
 `,
 		},
+		{
+			name: "images: built and loaded, unchanged, a reference loaded, a failed build",
+			r:    imageSample(),
+			want: `COMPONENT  APPLIED  READY   DURATION  STATUS
+db         21.8 s   23.9 s  2.1 s     ready
+api        23.9 s   24.8 s  0.9 s     ready
+frontend   -        -       -         skipped
+critical path: db → api (24.8 s)
+
+IMAGE     BUILD      LOAD   STATUS  REF
+api       12.3 s     2.5 s  ready   testbed.local/shop-e2e/api:3f9a1c2b
+worker    unchanged  0.3 s  ready   testbed.local/shop-e2e/worker:77e0d4aa
+postgres  -          1.8 s  ready   docker.io/library/postgres:16
+frontend  25.0 s     -      failed  testbed.local/shop-e2e/frontend:0c1d2e3f
+frontend failed: image frontend: docker build: exit status 1 (log /tmp/testbed/p2r7m/images/frontend.log)
+`,
+		},
+		{
+			name: "images, no components, no refs",
+			r: &report.Report{
+				Stack: "s", Result: report.ResultInterrupted, StartedAt: start, Seconds: 3,
+				Images: []report.Image{
+					{Name: "a\tb", Build: &report.Span{Start: 0.5, End: 3}, Status: report.StatusPending, Reason: "interrupted\nby a signal"},
+					{Name: "c", Status: report.StatusSkipped},
+				},
+			},
+			want: `COMPONENT  APPLIED  READY  DURATION  STATUS
+
+IMAGE  BUILD  LOAD  STATUS   REF
+a b    2.5 s  -     pending  -
+c      -      -     skipped  -
+a b pending: interrupted by a signal
+`,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -82,5 +117,31 @@ func TestWriteErrors(t *testing.T) {
 		if err := write(); err == nil {
 			t.Errorf("%s: no error from a failing writer", name)
 		}
+	}
+}
+
+// shortWriter takes n bytes, then fails.
+type shortWriter struct{ n int }
+
+func (w *shortWriter) Write(p []byte) (int, error) {
+	if len(p) > w.n {
+		k := w.n
+		w.n = 0
+		return k, errors.New("disk full")
+	}
+	w.n -= len(p)
+	return len(p), nil
+}
+
+// TestWriteTableImagesError: a write that fails in the images' table is
+// an error too.
+func TestWriteTableImagesError(t *testing.T) {
+	var full bytes.Buffer
+	if err := report.WriteTable(&full, imageSample()); err != nil {
+		t.Fatal(err)
+	}
+	n := strings.Index(full.String(), "IMAGE")
+	if err := report.WriteTable(&shortWriter{n: n}, imageSample()); err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Errorf("error = %v, want the write error", err)
 	}
 }

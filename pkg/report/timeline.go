@@ -22,12 +22,25 @@ import (
 // name and an outlined bar, joined by arrows; the lower bound is a dashed
 // line measured from the start of the deploy phase.
 //
+// A report with images gets one row per image above the components, in
+// report order: its build bar (purple, as the build phase) and its load bar
+// (teal, as the load phase), each from its start to its end. A build that
+// was not rebuilt because its inputs had not changed is a thin bar of the
+// same span; an image that did not get ready has its last bar in its
+// status's colour and its reason under it. After the bars, each row says
+// how long the build and the load took, or "unchanged".
+//
 // The document carries stable hooks for tools and tests: each component's
 // <g class="row STATUS [critical]" data-component=NAME> holds a
 // <rect class="bar STATUS [critical]"> (only if it was applied) with a
 // <title> tooltip giving exact times; phases are <g class="phase NAME">;
 // the arrows are <path class="critical-link">; the lower bound is
-// <line id="lower-bound">. STATUS and phase NAME classes are one of the
+// <line id="lower-bound">. Images are in <g id="images">: each
+// <g class="image-row STATUS" data-image=NAME> holds a
+// <rect class="image-bar build [unchanged] [STATUS]" data-image=NAME> and a
+// <rect class="image-bar load [STATUS]" data-image=NAME> for the spans
+// that were done, each with a <title> tooltip (STATUS only on the bar
+// the status is about). STATUS and phase NAME classes are one of the
 // known values, or "unknown" and "other".
 //
 // Every text is escaped. Any report, even one with no components, no
@@ -54,6 +67,8 @@ const (
 	tlLaneH     = 16.0
 	tlRowH      = 30.0
 	tlBarH      = 16.0
+	tlThinH     = 4.0  // an unchanged build's bar
+	tlGroupGap  = 10.0 // between the images and the components
 	tlReasonH   = 16.0
 	tlRightW    = 128.0 // room after the longest bar for its duration
 	tlMinBarW   = 2.0   // so a component ready at once still shows
@@ -123,6 +138,13 @@ text{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Aria
 #lower-bound-label{font-size:11px;font-weight:700;fill:#7c3aed}
 `
 
+// tlImageStyle is added to tlStyle when there are images, so that the
+// chart of a report without them stays as it was.
+const tlImageStyle = `.image-row .name{font-style:italic}
+.image-bar{stroke:none}
+.separator{stroke:#d0d7de;stroke-width:1;stroke-dasharray:3 3}
+`
+
 // tlRow is one component laid out.
 type tlRow struct {
 	c          *Component
@@ -134,9 +156,41 @@ type tlRow struct {
 	h          float64
 }
 
-func (r *tlRow) barY() float64   { return r.top + (tlRowH-tlBarH)/2 }
-func (r *tlRow) midY() float64   { return r.barY() + tlBarH/2 }
+func (r *tlRow) barY() float64   { return barY(r.top) }
+func (r *tlRow) midY() float64   { return midY(r.top) }
 func (r *tlRow) hasReason() bool { return r.applied && r.c.Reason != "" && r.status != "ready" }
+
+// barY and midY are the top and the middle of the bar of a row at top.
+func barY(top float64) float64 { return top + (tlRowH-tlBarH)/2 }
+func midY(top float64) float64 { return barY(top) + tlBarH/2 }
+
+// tlImage is one image laid out.
+type tlImage struct {
+	img         *Image
+	status      string // class token
+	build, load *Span  // finite, end ≥ start; nil if not done
+	// last is the bar the image's status is about, "build" or "load",
+	// when it is not ready: the last one done; empty otherwise.
+	last string
+	top  float64
+	h    float64
+}
+
+func (ir *tlImage) drawn() bool     { return ir.build != nil || ir.load != nil }
+func (ir *tlImage) hasReason() bool { return ir.last != "" && ir.img.Reason != "" }
+
+// finSpan is finPtr for a span: nil if it is missing or its start is not
+// a finite number; it never ends before it starts.
+func finSpan(sp *Span) *Span {
+	if sp == nil {
+		return nil
+	}
+	start := finPtr(&sp.Start)
+	if start == nil {
+		return nil
+	}
+	return &Span{Start: *start, End: max(fin(sp.End), *start)}
+}
 
 type timeline struct {
 	r        *Report
@@ -144,6 +198,8 @@ type timeline struct {
 	deploy   float64 // when the deploy phase started
 	lower    *float64
 	rows     []*tlRow
+	images   []*tlImage
+	sepY     float64 // the line between the images and the components
 	critical []string
 	nameW    float64
 	nameMax  int // runes of a name that fit
@@ -211,6 +267,26 @@ func newTimeline(r *Report) *timeline {
 		longest = max(longest, utf8.RuneCountInString(oneLine(c.Name)))
 		t.rows = append(t.rows, row)
 	}
+	for i := range r.Images {
+		img := &r.Images[i]
+		ir := &tlImage{img: img, status: statusClass(img.Status), build: finSpan(img.Build), load: finSpan(img.Load)}
+		for _, sp := range []*Span{ir.build, ir.load} {
+			if sp != nil {
+				t.total = max(t.total, sp.End)
+			}
+		}
+		switch ir.status {
+		case "ready", "skipped":
+		default:
+			if ir.load != nil {
+				ir.last = "load"
+			} else if ir.build != nil {
+				ir.last = "build"
+			}
+		}
+		longest = max(longest, utf8.RuneCountInString(oneLine(img.Name)))
+		t.images = append(t.images, ir)
+	}
 	if math.IsNaN(t.deploy) {
 		t.deploy = 0
 		if !math.IsNaN(firstApplied) {
@@ -256,13 +332,17 @@ func newTimeline(r *Report) *timeline {
 	t.layoutPhaseLabels()
 	t.axisY = tlLanesTop + float64(t.nLanes)*tlLaneH + 22
 	y := t.axisY + 6
+	for _, ir := range t.images {
+		ir.top, ir.h = y, rowHeight(ir.hasReason())
+		y += ir.h
+	}
+	if len(t.images) > 0 {
+		t.sepY = y + tlGroupGap/2
+		y += tlGroupGap
+	}
 	t.rowsTop = y
 	for _, row := range t.rows {
-		row.top = y
-		row.h = tlRowH
-		if row.hasReason() {
-			row.h += tlReasonH
-		}
+		row.top, row.h = y, rowHeight(row.hasReason())
 		y += row.h
 	}
 	if len(t.rows) == 0 {
@@ -271,6 +351,15 @@ func newTimeline(r *Report) *timeline {
 	t.rowsEnd = y
 	t.height = t.rowsEnd + 24 /* lower bound label */ + 30 /* legend */
 	return t
+}
+
+// rowHeight is the height of a row, with room for a reason under its bars
+// or not.
+func rowHeight(reason bool) float64 {
+	if reason {
+		return tlRowH + tlReasonH
+	}
+	return tlRowH
 }
 
 // statusClass is the class token of a status: the status itself if known.
@@ -337,7 +426,11 @@ func (t *timeline) draw(b *strings.Builder) {
 	fmt.Fprintf(b, `<svg xmlns="http://www.w3.org/2000/svg" width="%s" height="%s" viewBox="0 0 %s %s" role="img" aria-labelledby="timeline-title">`+"\n",
 		num(tlWidth), num(t.height), num(tlWidth), num(t.height))
 	fmt.Fprintf(b, `<title id="timeline-title">testbed timeline: %s</title>`+"\n", esc(t.titleText()))
-	b.WriteString("<defs>\n<style>" + tlStyle + "</style>\n")
+	style := tlStyle
+	if len(t.images) > 0 {
+		style += tlImageStyle
+	}
+	b.WriteString("<defs>\n<style>" + style + "</style>\n")
 	b.WriteString(`<marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="#111827"/></marker>` + "\n")
 	b.WriteString(`<pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#eef0f2"/><line x1="0" y1="0" x2="0" y2="6" stroke="#c4c9cf" stroke-width="2"/></pattern>` + "\n")
 	b.WriteString("</defs>\n")
@@ -346,6 +439,7 @@ func (t *timeline) draw(b *strings.Builder) {
 	t.drawPhases(b)
 	t.drawAxis(b)
 	t.drawLowerBound(b, false)
+	t.drawImages(b)
 	t.drawRows(b)
 	t.drawCriticalPath(b)
 	t.drawLowerBound(b, true)
@@ -521,10 +615,9 @@ func (t *timeline) drawRows(b *strings.Builder) {
 			fmt.Fprintf(b, `<rect class="critical-stripe" x="%s" y="%s" width="%s" height="%s" rx="3"/>`,
 				num(tlPad-6), num(row.top+2), num(t.nameW+14), num(tlRowH-4))
 		}
-		fmt.Fprintf(b, `<text class="name" x="%s" y="%s" text-anchor="end">%s</text>`+"\n",
-			num(t.plotL-10), num(row.midY()+4.5), esc(truncate(oneLine(c.Name), t.nameMax)))
+		t.drawName(b, c.Name, row.top)
 		if !row.applied {
-			fmt.Fprintf(b, `<text class="note" x="%s" y="%s">%s</text>`+"\n", num(t.plotL+4), num(row.midY()+4), esc(notAppliedText(c)))
+			t.drawNote(b, notDoneText("not applied", c.Status, c.Reason), row.top)
 			b.WriteString("</g>\n")
 			continue
 		}
@@ -535,26 +628,136 @@ func (t *timeline) drawRows(b *strings.Builder) {
 		if row.status != "ready" {
 			dur += ", " + oneLine(string(c.Status))
 		}
-		fmt.Fprintf(b, `<text class="duration" x="%s" y="%s">%s</text>`+"\n", num(max(x1, x0+tlMinBarW)+6), num(row.midY()+4), esc(dur))
+		drawDuration(b, dur, max(x1, x0+tlMinBarW), row.top)
 		if row.hasReason() {
-			reason := truncate(oneLine(c.Reason), tlReasonMax)
-			rx := max(min(x0, tlWidth-tlPad-textWidth(reason, tlSmallFont)), tlPad)
-			fmt.Fprintf(b, `<text class="reason" x="%s" y="%s">%s</text>`+"\n", num(rx), num(row.barY()+tlBarH+tlReasonH-2), esc(reason))
+			drawReason(b, c.Reason, x0, row.top)
 		}
 		b.WriteString("</g>\n")
 	}
 	b.WriteString("</g>\n")
 }
 
-func notAppliedText(c *Component) string {
-	s := "not applied"
-	if c.Status != "" {
-		s += " (" + oneLine(string(c.Status)) + ")"
+// drawName writes the name of the row at top, in the names column.
+func (t *timeline) drawName(b *strings.Builder, name string, top float64) {
+	fmt.Fprintf(b, `<text class="name" x="%s" y="%s" text-anchor="end">%s</text>`+"\n",
+		num(t.plotL-10), num(midY(top)+4.5), esc(truncate(oneLine(name), t.nameMax)))
+}
+
+// drawNote writes the note of the row at top in place of its bars.
+func (t *timeline) drawNote(b *strings.Builder, note string, top float64) {
+	fmt.Fprintf(b, `<text class="note" x="%s" y="%s">%s</text>`+"\n", num(t.plotL+4), num(midY(top)+4), esc(note))
+}
+
+// drawDuration writes text after the bars of the row at top, which end at x.
+func drawDuration(b *strings.Builder, text string, x, top float64) {
+	fmt.Fprintf(b, `<text class="duration" x="%s" y="%s">%s</text>`+"\n", num(x+6), num(midY(top)+4), esc(text))
+}
+
+// drawReason writes reason under the bars of the row at top, from x or
+// as near it as the page allows.
+func drawReason(b *strings.Builder, reason string, x, top float64) {
+	reason = truncate(oneLine(reason), tlReasonMax)
+	rx := max(min(x, tlWidth-tlPad-textWidth(reason, tlSmallFont)), tlPad)
+	fmt.Fprintf(b, `<text class="reason" x="%s" y="%s">%s</text>`+"\n", num(rx), num(barY(top)+tlBarH+tlReasonH-2), esc(reason))
+}
+
+// notDoneText is the note of a row without bars: what was not done, the
+// status and the reason.
+func notDoneText(what string, status Status, reason string) string {
+	s := what
+	if status != "" {
+		s += " (" + oneLine(string(status)) + ")"
 	}
-	if c.Reason != "" {
-		s += ": " + truncate(oneLine(c.Reason), tlReasonMax)
+	if reason != "" {
+		s += ": " + truncate(oneLine(reason), tlReasonMax)
 	}
 	return s
+}
+
+// drawImages writes a row per image, with its build and load bars, and a
+// line under them; nothing if there are no images.
+func (t *timeline) drawImages(b *strings.Builder) {
+	if len(t.images) == 0 {
+		return
+	}
+	b.WriteString(`<g id="images">` + "\n")
+	for _, ir := range t.images {
+		img := ir.img
+		fmt.Fprintf(b, `<g class="image-row %s" data-image="%s" data-status="%s">`+"\n", ir.status, esc(img.Name), esc(string(img.Status)))
+		t.drawName(b, img.Name, ir.top)
+		if !ir.drawn() {
+			note := "not built or loaded"
+			if img.Unchanged {
+				note = "unchanged, not loaded"
+			}
+			t.drawNote(b, notDoneText(note, img.Status, img.Reason), ir.top)
+			b.WriteString("</g>\n")
+			continue
+		}
+		var parts []string
+		x0, x1 := math.Inf(1), 0.0 // the bars' extent
+		if sp := ir.build; sp != nil {
+			l, r := t.drawImageBar(b, ir, "build", sp)
+			x0, x1 = min(x0, l), max(x1, r)
+			if img.Unchanged {
+				parts = append(parts, "unchanged")
+			} else {
+				parts = append(parts, "build "+secs(sp.End-sp.Start))
+			}
+		} else if img.Unchanged {
+			parts = append(parts, "unchanged")
+		}
+		if sp := ir.load; sp != nil {
+			l, r := t.drawImageBar(b, ir, "load", sp)
+			x0, x1 = min(x0, l), max(x1, r)
+			parts = append(parts, "load "+secs(sp.End-sp.Start))
+		}
+		text := strings.Join(parts, " · ")
+		if ir.status != "ready" {
+			text += ", " + oneLine(string(img.Status))
+		}
+		drawDuration(b, text, x1, ir.top)
+		if ir.hasReason() {
+			drawReason(b, img.Reason, x0, ir.top)
+		}
+		b.WriteString("</g>\n")
+	}
+	fmt.Fprintf(b, `<line class="separator" x1="%s" y1="%s" x2="%s" y2="%s"/>`+"\n", num(tlPad), num(t.sepY), num(tlWidth-tlPad), num(t.sepY))
+	b.WriteString("</g>\n")
+}
+
+// drawImageBar writes the bar of an image's build or load (kind) and
+// returns its left and right ends.
+func (t *timeline) drawImageBar(b *strings.Builder, ir *tlImage, kind string, sp *Span) (x0, x1 float64) {
+	img := ir.img
+	cls, fill := "image-bar "+kind, phaseFill[kind]
+	y, h := barY(ir.top), tlBarH
+	state := "built"
+	if kind == "load" {
+		state = "loaded"
+	}
+	if kind == "build" && img.Unchanged {
+		cls += " unchanged"
+		y, h = midY(ir.top)-tlThinH/2, tlThinH
+		state = "unchanged, not rebuilt (its inputs had not changed)"
+	}
+	if ir.last == kind {
+		cls += " " + ir.status
+		fill = statusFill[ir.status]
+		state = oneLine(string(img.Status))
+	}
+	tip := oneLine(img.Name) + " " + kind + ": " + state + "\nfrom " + secs2(sp.Start) + " to " + secs2(sp.End) + "\ntook " + secs2(sp.End-sp.Start)
+	if img.Ref != "" {
+		tip += "\nref " + img.Ref
+	}
+	if ir.last == kind && img.Reason != "" {
+		tip += "\n" + img.Reason
+	}
+	x0, x1 = t.x(sp.Start), t.x(sp.End)
+	w := max(x1-x0, tlMinBarW)
+	fmt.Fprintf(b, `<rect class="%s" data-image="%s" x="%s" y="%s" width="%s" height="%s" rx="2" fill="%s"><title>%s</title></rect>`+"\n",
+		cls, esc(img.Name), num(x0), num(y), num(w), num(h), fill, esc(tip))
+	return x0, x0 + w
 }
 
 // barTitle is a bar's tooltip: the exact times.
@@ -631,12 +834,28 @@ func (t *timeline) drawLegend(b *strings.Builder) {
 	for _, row := range t.rows {
 		seen[row.status] = seen[row.status] || row.applied
 	}
+	var build, unchanged, load bool
+	for _, ir := range t.images {
+		seen[ir.status] = seen[ir.status] || ir.last != ""
+		build = build || ir.build != nil && !ir.img.Unchanged && ir.last != "build"
+		unchanged = unchanged || ir.build != nil && ir.img.Unchanged
+		load = load || ir.load != nil && ir.last != "load"
+	}
 	for _, s := range []string{"ready", "failed", "timeout", "pending", "skipped", "unknown"} {
 		if !seen[s] {
 			continue
 		}
 		sw := fmt.Sprintf(`<rect class="bar %s" width="12" height="12" rx="2" fill="%s"/>`, s, statusFill[s])
 		item(sw, s)
+	}
+	if build {
+		item(fmt.Sprintf(`<rect class="image-bar build" width="12" height="12" rx="2" fill="%s"/>`, phaseFill["build"]), "image build")
+	}
+	if unchanged {
+		item(fmt.Sprintf(`<rect class="image-bar build unchanged" y="4" width="12" height="%s" rx="2" fill="%s"/>`, num(tlThinH), phaseFill["build"]), "build unchanged")
+	}
+	if load {
+		item(fmt.Sprintf(`<rect class="image-bar load" width="12" height="12" rx="2" fill="%s"/>`, phaseFill["load"]), "image load")
 	}
 	if len(t.critical) > 0 {
 		item(`<rect width="12" height="12" rx="2" fill="#ffffff" stroke="#111827" stroke-width="2.5"/>`, "critical path")

@@ -1,13 +1,15 @@
 package report_test
 
 import (
-	"bytes"
 	"context"
+	"fmt"
 	"image"
 	"image/png"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,7 +45,39 @@ func renderSample() *report.Report {
 	}
 }
 
-// TestTimelineRendersInChromium renders a timeline as a user sees it:
+// imageSample is a kind run that builds and loads images: api is built
+// while the cluster comes up, worker was not rebuilt, postgres is a
+// pre-built reference that is only loaded, and frontend's build fails
+// just as api gets ready.
+func imageSample() *report.Report {
+	return &report.Report{
+		Stack: "shop-e2e", Run: "p2r7m", Provider: "kind", Result: report.ResultFailed,
+		StartedAt: start, Seconds: 25.1,
+		Phases: []report.Phase{
+			{Name: "build", Start: 0, End: 25},
+			{Name: "cluster", Start: 0, End: 20},
+			{Name: "load", Start: 20, End: 22.5},
+			{Name: "deploy", Start: 21.8, End: 25.1},
+		},
+		Images: []report.Image{
+			{Name: "api", Ref: "testbed.local/shop-e2e/api:3f9a1c2b", Build: &report.Span{Start: 0, End: 12.3},
+				Load: &report.Span{Start: 20, End: 22.5}, Status: report.StatusReady},
+			{Name: "worker", Ref: "testbed.local/shop-e2e/worker:77e0d4aa", Build: &report.Span{Start: 0, End: 0.4}, Unchanged: true,
+				Load: &report.Span{Start: 20, End: 20.3}, Status: report.StatusReady},
+			{Name: "postgres", Ref: "docker.io/library/postgres:16", Load: &report.Span{Start: 20, End: 21.8}, Status: report.StatusReady},
+			{Name: "frontend", Ref: "testbed.local/shop-e2e/frontend:0c1d2e3f", Build: &report.Span{Start: 0, End: 25},
+				Status: report.StatusFailed, Reason: "image frontend: docker build: exit status 1 (log /tmp/testbed/p2r7m/images/frontend.log)"},
+		},
+		Components: []report.Component{
+			{Name: "db", Status: report.StatusReady, AppliedAt: f(21.8), ReadyAt: f(23.9)},
+			{Name: "api", Status: report.StatusReady, AppliedAt: f(23.9), ReadyAt: f(24.8)},
+			{Name: "frontend", Status: report.StatusSkipped},
+		},
+		CriticalPath: []string{"db", "api"},
+	}
+}
+
+// TestTimelineRendersInChromium renders timelines as a user sees them:
 // headless Chromium screenshots the SVG, and the PNG must show the chart.
 // CI must have chromium (`make deps` installs it); elsewhere the test is
 // skipped without it.
@@ -56,13 +90,61 @@ func TestTimelineRendersInChromium(t *testing.T) {
 		}
 		t.Skip(msg)
 	}
+	t.Run("failed sim run", func(t *testing.T) {
+		img, _ := screenshot(t, chromium, renderSample(), "")
+		colours := make(map[[3]uint8]int)
+		bounds := img.Bounds()
+		for y := bounds.Min.Y; y < bounds.Max.Y; y++ {
+			for x := bounds.Min.X; x < bounds.Max.X; x++ {
+				colours[rgb(img, x, y)]++
+			}
+		}
+		if len(colours) <= 4 {
+			t.Errorf("screenshot has %d colours; the chart did not render", len(colours))
+		}
+		// The bars, in their status colours: enough pixels of each for a bar.
+		for name, want := range map[string][3]uint8{"ready (green)": {0x2e, 0x9d, 0x58}, "failed (red)": {0xd6, 0x45, 0x3d}} {
+			n := 0
+			for c, count := range colours {
+				if nearColour(c, want) {
+					n += count
+				}
+			}
+			if n < 500 {
+				t.Errorf("%s bars: %d pixels of %02x, want a bar's worth (≥ 500)", name, n, want)
+			}
+		}
+	})
+	t.Run("images", func(t *testing.T) {
+		// Each bar shows in its fill where the SVG puts it, the thin mark
+		// of an unchanged build included.
+		img, root := screenshot(t, chromium, imageSample(), ".images")
+		bars := append(root.byClass("rect", "image-bar"), root.byClass("rect", "bar")...)
+		bars = slices.DeleteFunc(bars, func(n *node) bool { return n.attr("data-image") == "" && n.attr("data-component") == "" })
+		if len(bars) != 8 {
+			t.Fatalf("%d bars, want 6 for images and 2 for components", len(bars))
+		}
+		for _, bar := range bars {
+			x := bar.num(t, "x") + bar.num(t, "width")/2
+			y := bar.num(t, "y") + bar.num(t, "height")/2
+			got, want := rgb(img, int(x), int(y)), hexColour(t, bar.attr("fill"))
+			if !nearColour(got, want) {
+				t.Errorf("%s%s %q: pixel (%d,%d) is %02x, want its fill %02x", bar.attr("data-image"), bar.attr("data-component"), bar.attr("class"), int(x), int(y), got, want)
+			}
+		}
+	})
+}
+
+// screenshot renders r's timeline with chromium, returning the PNG and
+// the parsed SVG. With TESTBED_TIMELINE_PNG=/tmp/t.png (and suffix for a
+// second render) it keeps both, for looking at the render:
+// TESTBED_TIMELINE_PNG=/tmp/t.png go test -run Chromium
+func screenshot(t *testing.T, chromium string, r *report.Report, suffix string) (image.Image, *node) {
+	t.Helper()
+	root, svgText := timeline(t, r)
 	dir := t.TempDir()
 	svg := filepath.Join(dir, "timeline.svg")
-	var b bytes.Buffer
-	if err := report.WriteTimeline(&b, renderSample()); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(svg, b.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(svg, []byte(svgText), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "timeline.png")
@@ -78,10 +160,10 @@ func TestTimelineRendersInChromium(t *testing.T) {
 		t.Fatalf("%s: %v\n%s", cmd, err, output)
 	}
 	if keep := os.Getenv("TESTBED_TIMELINE_PNG"); keep != "" {
-		// For looking at the render: TESTBED_TIMELINE_PNG=/tmp/t.png go test -run Chromium
+		keep = strings.TrimSuffix(keep, ".png") + suffix + ".png"
 		data, _ := os.ReadFile(out)
 		_ = os.WriteFile(keep, data, 0o644)
-		_ = os.WriteFile(keep+".svg", b.Bytes(), 0o644)
+		_ = os.WriteFile(keep+".svg", []byte(svgText), 0o644)
 	}
 	fh, err := os.Open(out)
 	if err != nil {
@@ -95,28 +177,17 @@ func TestTimelineRendersInChromium(t *testing.T) {
 	if sz := img.Bounds().Size(); sz.X != width || sz.Y != height {
 		t.Errorf("screenshot is %dx%d, want %dx%d", sz.X, sz.Y, width, height)
 	}
-	colours := make(map[[3]uint8]int)
-	bounds := img.Bounds()
-	for y := bounds.Min.Y; y < bounds.Max.Y; y++ {
-		for x := bounds.Min.X; x < bounds.Max.X; x++ {
-			colours[rgb(img, x, y)]++
-		}
+	return img, root
+}
+
+// hexColour reads a fill written as #rrggbb.
+func hexColour(t *testing.T, s string) [3]uint8 {
+	t.Helper()
+	var c [3]uint8
+	if _, err := fmt.Sscanf(s, "#%02x%02x%02x", &c[0], &c[1], &c[2]); err != nil {
+		t.Fatalf("fill %q: %v", s, err)
 	}
-	if len(colours) <= 4 {
-		t.Errorf("screenshot has %d colours; the chart did not render", len(colours))
-	}
-	// The bars, in their status colours: enough pixels of each for a bar.
-	for name, want := range map[string][3]uint8{"ready (green)": {0x2e, 0x9d, 0x58}, "failed (red)": {0xd6, 0x45, 0x3d}} {
-		n := 0
-		for c, count := range colours {
-			if nearColour(c, want) {
-				n += count
-			}
-		}
-		if n < 500 {
-			t.Errorf("%s bars: %d pixels of %02x, want a bar's worth (≥ 500)", name, n, want)
-		}
-	}
+	return c
 }
 
 func rgb(img image.Image, x, y int) [3]uint8 {

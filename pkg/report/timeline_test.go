@@ -419,3 +419,172 @@ func TestTimelineFromJSON(t *testing.T) {
 		t.Errorf("%d critical links, want 2", n)
 	}
 }
+
+// TestWriteTimelineImages: a row per image above the components, with a
+// bar per build and load done, each where its span is.
+func TestWriteTimelineImages(t *testing.T) {
+	r := imageSample()
+	root, _ := timeline(t, r)
+	x := scale(t, root)
+
+	rows := root.byClass("g", "image-row")
+	var names []string
+	for _, g := range rows {
+		names = append(names, g.attr("data-image")+" "+g.attr("class"))
+	}
+	if want := []string{"api image-row ready", "worker image-row ready", "postgres image-row ready", "frontend image-row failed"}; !slices.Equal(names, want) {
+		t.Fatalf("image rows %q, want %q", names, want)
+	}
+	if images := root.byID("images"); images == nil || len(images.byClass("g", "image-row")) != len(rows) {
+		t.Errorf(`the image rows are not all in <g id="images">`)
+	}
+	// Above the components: every image bar is higher than every component's.
+	lowest := 0.0
+	for _, bar := range root.byClass("rect", "image-bar") {
+		if bar.attr("data-image") != "" {
+			lowest = max(lowest, bar.num(t, "y")+bar.num(t, "height"))
+		}
+	}
+	for _, bar := range root.byClass("rect", "bar") {
+		if bar.attr("data-component") != "" && bar.num(t, "y") <= lowest {
+			t.Errorf("%s: bar at y %v, not under the images (%v)", bar.attr("data-component"), bar.num(t, "y"), lowest)
+		}
+	}
+
+	want := []struct {
+		image, class string
+		from, to     float64
+		fill         string
+		tip          []string
+	}{
+		{"api", "image-bar build", 0, 12.3, "#8e5cc2", []string{"api build: built\nfrom 0.00 s to 12.30 s\ntook 12.30 s\nref testbed.local/shop-e2e/api:3f9a1c2b"}},
+		{"api", "image-bar load", 20, 22.5, "#17a2a2", []string{"api load: loaded\nfrom 20.00 s to 22.50 s\ntook 2.50 s"}},
+		{"worker", "image-bar build unchanged", 0, 0.4, "#8e5cc2", []string{"worker build: unchanged, not rebuilt", "from 0.00 s to 0.40 s"}},
+		{"worker", "image-bar load", 20, 20.3, "#17a2a2", []string{"worker load: loaded", "took 0.30 s", "ref testbed.local/shop-e2e/worker:77e0d4aa"}},
+		{"postgres", "image-bar load", 20, 21.8, "#17a2a2", []string{"postgres load: loaded", "ref docker.io/library/postgres:16"}},
+		{"frontend", "image-bar build failed", 0, 25, "#d6453d", []string{"frontend build: failed\nfrom 0.00 s to 25.00 s", "\nimage frontend: docker build: exit status 1 (log "}},
+	}
+	bars := slices.DeleteFunc(root.byClass("rect", "image-bar"), func(n *node) bool { return n.attr("data-image") == "" }) // legend swatches
+	if len(bars) != len(want) {
+		t.Fatalf("%d image bars, want %d", len(bars), len(want))
+	}
+	for i, w := range want {
+		bar := bars[i]
+		what := w.image + " " + w.class
+		if bar.attr("data-image") != w.image || bar.attr("class") != w.class || bar.attr("fill") != w.fill {
+			t.Errorf("image bar %d: %s class %q fill %s, want %s fill %s", i, bar.attr("data-image"), bar.attr("class"), bar.attr("fill"), what, w.fill)
+		}
+		near(t, what+" x", bar.num(t, "x"), x(w.from))
+		near(t, what+" width", bar.num(t, "width"), x(w.to)-x(w.from))
+		tip := bar.child("title")
+		for _, s := range w.tip {
+			if tip == nil || !strings.Contains(tip.Text, s) {
+				t.Errorf("%s: tooltip %v lacks %q", what, tip, s)
+			}
+		}
+	}
+	// The unchanged build is a thin mark on its row's middle; the others
+	// are full bars.
+	if thin, full := bars[2].num(t, "height"), bars[0].num(t, "height"); thin > full/3 {
+		t.Errorf("unchanged build is %v high, a full bar %v; want a thin mark", thin, full)
+	}
+	near(t, "unchanged mark middle", bars[2].num(t, "y")+bars[2].num(t, "height")/2, bars[3].num(t, "y")+bars[3].num(t, "height")/2)
+
+	var texts []string
+	for _, g := range rows {
+		texts = append(texts, g.byClass("text", "duration")[0].Text)
+	}
+	if want := []string{"build 12.3 s · load 2.5 s", "unchanged · load 0.3 s", "load 1.8 s", "build 25.0 s, failed"}; !slices.Equal(texts, want) {
+		t.Errorf("image durations %q, want %q", texts, want)
+	}
+	if reason := rows[3].byClass("text", "reason"); len(reason) != 1 || !strings.HasPrefix(reason[0].Text, "image frontend: docker build: exit status 1") {
+		t.Errorf("frontend reason = %v", reason)
+	}
+	for _, g := range rows[:3] {
+		if n := len(g.byClass("text", "reason")); n != 0 {
+			t.Errorf("%s: %d reasons for a ready image", g.attr("data-image"), n)
+		}
+	}
+
+	// The legend tells the builds, the unchanged builds and the loads apart.
+	legend := root.byID("legend").text()
+	for _, s := range []string{"ready", "failed", "image build", "build unchanged", "image load", "critical path"} {
+		if !strings.Contains(legend, s) {
+			t.Errorf("legend %q lacks %q", legend, s)
+		}
+	}
+
+	// The components are drawn as without images.
+	comps := slices.DeleteFunc(root.byClass("rect", "bar"), func(n *node) bool { return n.attr("data-component") == "" })
+	if len(comps) != 2 || comps[0].attr("data-component") != "db" || comps[1].attr("data-component") != "api" {
+		t.Fatalf("component bars: %v", comps)
+	}
+	near(t, "db x", comps[0].num(t, "x"), x(21.8))
+	near(t, "api width", comps[1].num(t, "width"), x(24.8)-x(23.9))
+	if links := root.byClass("path", "critical-link"); len(links) != 1 || links[0].attr("data-from") != "db" || links[0].attr("data-to") != "api" {
+		t.Errorf("critical links: %v", links)
+	}
+}
+
+// TestWriteTimelineWithoutImages: an empty list of images draws exactly
+// what no list does.
+func TestWriteTimelineWithoutImages(t *testing.T) {
+	r := renderSample()
+	_, without := timeline(t, r)
+	r.Images = []report.Image{}
+	if _, empty := timeline(t, r); empty != without {
+		t.Errorf("Images: [] changes the timeline")
+	}
+	if strings.Contains(without, "image") {
+		t.Errorf("a timeline without images mentions them")
+	}
+}
+
+// TestWriteTimelineImagesDegenerate: images with nothing done, times no
+// real run has, or markup in their strings still give a valid chart.
+func TestWriteTimelineImagesDegenerate(t *testing.T) {
+	nan, inf := math.NaN(), math.Inf(1)
+	nasty := `<&>"'` + "\x00\x1b]]><!--"
+	r := &report.Report{
+		Stack: "x", Result: report.ResultInterrupted, Seconds: 4,
+		Images: []report.Image{
+			{Name: "skipped", Status: report.StatusSkipped},
+			{Name: "cached", Unchanged: true, Status: report.StatusSkipped, Reason: "cluster failed"},
+			{Name: `a<&>"b`, Ref: nasty, Build: &report.Span{Start: 1, End: 2}, Status: report.Status(`x" onload="y`), Reason: nasty},
+			{Name: "nan", Build: &report.Span{Start: nan, End: 1}, Load: &report.Span{Start: 1, End: inf}, Status: report.StatusPending},
+			{Name: "reversed", Load: &report.Span{Start: 3, End: 2}, Status: report.StatusReady},
+		},
+	}
+	root, raw := timeline(t, r)
+	if strings.ContainsAny(raw, "\x00\x1b") {
+		t.Errorf("raw control characters in the SVG")
+	}
+	rows := root.byClass("g", "image-row")
+	if len(rows) != len(r.Images) {
+		t.Fatalf("%d image rows, want %d", len(rows), len(r.Images))
+	}
+	for i, want := range []string{"not built or loaded (skipped)", "unchanged, not loaded (skipped): cluster failed"} {
+		if notes := rows[i].byClass("text", "note"); len(notes) != 1 || notes[0].Text != want {
+			t.Errorf("%s: note %v, want %q", rows[i].attr("data-image"), notes, want)
+		}
+	}
+	if rows[2].attr("class") != "image-row unknown" || rows[2].attr("data-image") != `a<&>"b` || rows[2].attr("onload") != "" {
+		t.Errorf("row of an unknown status: %v", rows[2].Attrs)
+	}
+	if bars := rows[2].byClass("rect", "image-bar"); len(bars) != 1 || bars[0].attr("class") != "image-bar build unknown" ||
+		!strings.Contains(bars[0].child("title").Text, `ref <&>"'`) {
+		t.Errorf("bar of an unknown status: %v", bars)
+	}
+	// A build with no start is not drawn; a load that never ends, or ends
+	// before it starts, is a bar that still shows.
+	if bars := rows[3].byClass("rect", "image-bar"); len(bars) != 1 || bars[0].attr("class") != "image-bar load pending" {
+		t.Errorf("nan: bars %v, want only the pending load", bars)
+	}
+	for _, g := range rows[3:] {
+		for _, bar := range g.byClass("rect", "image-bar") {
+			if w := bar.num(t, "width"); w <= 0 {
+				t.Errorf("%s: width %v", g.attr("data-image"), w)
+			}
+		}
+	}
+}
