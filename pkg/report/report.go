@@ -194,7 +194,21 @@ func normalize(r *Report) *Report {
 		n.Components[i] = c
 	}
 	n.CriticalPath = append(make([]string, 0, len(r.CriticalPath)), r.CriticalPath...)
+	if r.Images != nil {
+		n.Images = make([]Image, len(r.Images))
+		for i, img := range r.Images {
+			img.Build, img.Load = roundSpan(img.Build), roundSpan(img.Load)
+			n.Images[i] = img
+		}
+	}
 	return &n
+}
+
+func roundSpan(s *Span) *Span {
+	if s == nil {
+		return nil
+	}
+	return &Span{Start: Round(s.Start), End: Round(s.End)}
 }
 
 func roundPtr(p *float64) *float64 {
