@@ -462,6 +462,17 @@ Exit codes: 0 valid, 2 invalid (every problem printed).`,
 			if len(plan.ApplyFirst) > 0 {
 				fmt.Fprintf(g.stdout, "\napplied first: %s (heads of the longest dependsOn chain; the other components that wait for nothing follow once these components' pods are scheduled, at most %s after their apply)\n", strings.Join(plan.ApplyFirst, ", "), plan.ScheduleGate)
 			}
+			if len(plan.Images) > 0 {
+				fmt.Fprintln(g.stdout)
+				tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "IMAGE\tREF\tDOES")
+				for _, img := range plan.Images {
+					fmt.Fprintf(tw, "%s\t%s\t%s\n", img.Name, img.Ref, img.Does)
+				}
+				if err := tw.Flush(); err != nil {
+					return err
+				}
+			}
 			if plan.LowerBound != nil {
 				fmt.Fprintf(g.stdout, "\nlower bound (%s): %.1f s\ncritical path: %s\n", provider, *plan.LowerBound, strings.Join(plan.CriticalPath, " → "))
 			}

@@ -237,6 +237,13 @@ func (r *run) diagnose(rep *report.Report) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	root := diagDir(r.opts, r.s, r.id)
+	if x, ok := r.provider.(cluster.NodeLogExporter); ok && r.failedComponents(rep) {
+		// The nodes' own logs (kubelet, container runtime, pods) say what
+		// the API cannot.
+		if err := x.ExportNodeLogs(ctx, r.s.Metadata.Name, filepath.Join(root, "nodes")); err == nil {
+			rep.Reason += " (node logs: " + filepath.Join(root, "nodes") + ")"
+		}
+	}
 	for i := range rep.Components {
 		rc := &rep.Components[i]
 		if rc.Status != report.StatusFailed && rc.Status != report.StatusTimeout {
@@ -396,4 +403,14 @@ func (r *run) imageReports(byNode map[engine.NodeID]engine.Timing) []report.Imag
 		out = append(out, ri)
 	}
 	return out
+}
+
+// failedComponents reports whether a component failed or timed out.
+func (r *run) failedComponents(rep *report.Report) bool {
+	for _, c := range rep.Components {
+		if c.Status == report.StatusFailed || c.Status == report.StatusTimeout {
+			return true
+		}
+	}
+	return false
 }

@@ -26,6 +26,9 @@ type Plan struct {
 	// components' pods are scheduled, at most ScheduleGate later.
 	ApplyFirst   []string
 	ScheduleGate time.Duration
+	// Images says, per stack image, what a run does with it and the
+	// reference ${image:NAME} resolves to.
+	Images []PlannedImage
 	// LowerBound is, on a provider that simulates pods, the least time the
 	// bring-up can take (seconds) and the chain of components that sets
 	// it; nil elsewhere.
@@ -111,6 +114,21 @@ func newPlan(s *stack.Stack, opts Options, emit func(Event)) (*Plan, error) {
 		p.LowerBound, p.CriticalPath = &lb, path
 	}
 	p.ApplyFirst = applyFirst(s, p.docs)
+	for _, img := range s.Spec.Images {
+		pi := PlannedImage{Name: img.Name, Ref: p.vars.Images[img.Name]}
+		_, over := opts.Images[img.Name]
+		switch {
+		case simulates && !loads:
+			pi.Does = "not built or loaded: pods do not run on " + prov.Name()
+		case !loads:
+			pi.Does = "not loaded: " + prov.Name() + " pulls it"
+		case img.Built() && !over:
+			pi.Does = "built, then loaded into the cluster"
+		default:
+			pi.Does = "loaded into the cluster if the local engine has it, else pulled"
+		}
+		p.Images = append(p.Images, pi)
+	}
 	return p, nil
 }
 
@@ -124,4 +142,11 @@ func checkKustomize(cms []stack.ComponentManifests) error {
 		}
 	}
 	return nil
+}
+
+// PlannedImage is what a run does with one stack image.
+type PlannedImage struct {
+	Name, Ref string
+	// Does says it in words: built and loaded, loaded, or neither and why.
+	Does string
 }
