@@ -242,9 +242,8 @@ spec:
 			want: []string{`testbed: --build-concurrency -1: must not be negative`}},
 		{name: "target on a ref image", stack: edit("{name: app, ref: example/app:1}", "{name: app, ref: example/app:1, target: build}"),
 			want: []string{`testbed: FILE:7: images[0] "app": target applies only to built images, not to ref`}},
-		// --phases comes back with image builds, which give it meaning.
-		{name: "no --phases yet", args: up("--phases", "strict"),
-			want: []string{"testbed: unknown flag: --phases (see `testbed up --help`)"}},
+		{name: "unknown phases", args: up("--phases", "bogus"),
+			want: []string{`testbed: --phases "bogus": want overlap or strict`}},
 		{name: "--report in a missing directory", args: up("--report", "DIR/nope/r.json"),
 			want: []string{`testbed: --report DIR/nope/r.json: directory DIR/nope does not exist`}},
 		{name: "--timeline is a directory", args: up("--timeline", "DIR"),

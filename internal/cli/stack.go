@@ -82,7 +82,7 @@ var (
 func newUpCmd(g *globals) *cobra.Command {
 	var f stackFlags
 	var timeout time.Duration
-	var reportPath, junitPath, timelinePath string
+	var reportPath, junitPath, timelinePath, phases string
 	var keep bool
 	var verbosity int
 	var diagDir, tool string
@@ -119,6 +119,9 @@ Exit codes: 0 ready, 1 a component failed or timed out, 2 invalid input,
 					return invalid(fmt.Errorf("%s %s: %w", o.flag, o.path, err))
 				}
 			}
+			if phases != testbed.PhasesOverlap && phases != testbed.PhasesStrict {
+				return rejected(f.file, invalid(fmt.Errorf("--phases %q: want overlap or strict", phases)))
+			}
 			if timeout < 0 {
 				return rejected(f.file, invalid(fmt.Errorf("--timeout %s: must not be negative", timeout)))
 			}
@@ -145,6 +148,7 @@ Exit codes: 0 ready, 1 a component failed or timed out, 2 invalid input,
 			opts.KeepOnFailure = keep
 			opts.DiagDir = diagDir
 			opts.ContainerTool = tool
+			opts.Phases = phases
 			opts.BuildConcurrency = buildConc
 			if len(overrides) > 0 {
 				opts.Images = overrides
@@ -244,6 +248,7 @@ Exit codes: 0 ready, 1 a component failed or timed out, 2 invalid input,
 	cmd.Flags().StringVar(&timelinePath, "timeline", "", "draw the bring-up here as an SVG Gantt chart (on success and on failure)")
 	cmd.Flags().BoolVar(&keep, "keep-on-failure", false, "leave what a failed run started in place, for inspection")
 	cmd.Flags().StringVar(&diagDir, "diagnostics-dir", "", "write failed components' diagnostics here (default: $TMPDIR/testbed-diagnostics/STACK-RUN)")
+	cmd.Flags().StringVar(&phases, "phases", testbed.PhasesOverlap, "overlap: build images while the cluster is created, load each as it is built; strict: every build, then the cluster, then every load, then the deploy")
 	cmd.Flags().StringVar(&tool, "container-tool", "", "build and save images with docker or podman (default: docker if its daemon answers, else podman)")
 	cmd.Flags().IntVar(&buildConc, "build-concurrency", 0, "image builds at once (default: the number of CPUs; lower it if parallel builds crash the tool)")
 	cmd.Flags().StringArrayVar(&images, "image", nil, "use a prebuilt image for a stack image instead of building it: NAME=REF (repeatable)")

@@ -226,3 +226,59 @@ func TestBuildFailure(t *testing.T) {
 		t.Errorf("cluster state left after a failed build: %v", entries)
 	}
 }
+
+// Strict phases keep the seed's order: every build, then the cluster, then
+// every load, then the deploy.
+func TestStrictPhases(t *testing.T) {
+	tool := dockerOrSkip(t)
+	assets := testenv.Assets(t)
+	s := imageStack(t, false)
+	p := &loadingSim{Provider: sim.New(sim.Options{StateDir: t.TempDir(), Assets: assets}), t: t,
+		localIDs: func(ref string) (string, error) { return tool.ImageID(context.Background(), ref) }}
+	var mu sync.Mutex
+	var events []Event
+	env, err := Up(context.Background(), s, Options{provider: p, Phases: PhasesStrict, DiagDir: t.TempDir(), OnEvent: func(ev Event) {
+		mu.Lock()
+		events = append(events, ev)
+		mu.Unlock()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, _ := NewPlan(s, Options{provider: p})
+	t.Cleanup(func() {
+		_ = env.Teardown(context.Background())
+		_ = tool.Remove(context.Background(), plan.vars.Images["api"], plan.vars.Images["worker"])
+	})
+	var lastBuild, lastLoad, firstApply time.Time
+	for _, ev := range events {
+		switch ev.State {
+		case StateBuilt, StateUnchanged:
+			lastBuild = later(lastBuild, ev.At)
+		case StateLoaded:
+			lastLoad = later(lastLoad, ev.At)
+		case StateApplying:
+			if firstApply.IsZero() || ev.At.Before(firstApply) {
+				firstApply = ev.At
+			}
+		}
+	}
+	if p.ensured.Before(lastBuild) {
+		t.Errorf("cluster ready at %v, before the last build ended at %v", p.ensured, lastBuild)
+	}
+	for ref, at := range p.loads {
+		if at.Before(p.ensured) {
+			t.Errorf("%s loaded at %v, before the cluster at %v", ref, at, p.ensured)
+		}
+	}
+	if firstApply.Before(lastLoad) {
+		t.Errorf("first apply at %v, before the last load at %v", firstApply, lastLoad)
+	}
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}

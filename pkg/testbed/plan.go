@@ -55,6 +55,9 @@ func newPlan(s *stack.Stack, opts Options, emit func(Event)) (*Plan, error) {
 			return nil, &Error{Kind: KindInvalid, Err: err}
 		}
 	}
+	if opts.Phases != "" && opts.Phases != PhasesOverlap && opts.Phases != PhasesStrict {
+		return nil, invalidf("phases %q: want %s or %s", opts.Phases, PhasesOverlap, PhasesStrict)
+	}
 	prov, err := providerFor(s, opts, emit)
 	if err != nil {
 		return nil, err

@@ -43,6 +43,13 @@ type Options struct {
 	// to use docker if its daemon answers, else podman. One tool serves
 	// the whole run.
 	ContainerTool string
+	// Phases is PhasesOverlap (the default: the cluster is created while
+	// images build, each image loaded as soon as it is built, each
+	// component applied once its own images are loaded) or PhasesStrict
+	// (every build, then the cluster, then every load, then the deploy:
+	// for comparison, and for machines where builds and the cluster
+	// contend).
+	Phases string
 	// BuildConcurrency bounds the image builds that run at once (default:
 	// the number of CPUs); lower it when parallel builds crash the tool.
 	BuildConcurrency int
@@ -65,6 +72,12 @@ type Options struct {
 	// provider, if set, replaces the provider the stack names (tests).
 	provider cluster.Provider
 }
+
+// The values of Options.Phases.
+const (
+	PhasesOverlap = "overlap"
+	PhasesStrict  = "strict"
+)
 
 // DefaultAssetsDir is where the sim control plane is cached unless
 // Options.AssetsDir says otherwise: testbed/assets in the user's cache

@@ -197,12 +197,26 @@ var clusterID = engine.ID(engine.KindCluster, "")
 // ready nodes) and a ready node; a run step as one node.
 func (r *run) graph() (*engine.Graph, error) {
 	g := &engine.Graph{}
-	if err := g.Add(engine.Node{ID: clusterID, Phase: engine.PhaseCluster, Run: r.cluster}); err != nil {
+	strict := r.opts.Phases == PhasesStrict
+	var builds, loads []engine.NodeID
+	if _, loader := r.provider.(cluster.ImageLoader); loader {
+		for _, img := range r.usedImages() {
+			if r.builds(img) {
+				builds = append(builds, buildID(img.Name))
+			}
+			loads = append(loads, loadID(img.Name))
+		}
+	}
+	var clusterDeps []engine.NodeID
+	if strict {
+		clusterDeps = builds // the seed's order: every build, then the cluster
+	}
+	if err := g.Add(engine.Node{ID: clusterID, Phase: engine.PhaseCluster, Deps: clusterDeps, Run: r.cluster}); err != nil {
 		return nil, err
 	}
 	leads := r.plan.ApplyFirst
 	loaded := map[string]bool{}
-	if _, loads := r.provider.(cluster.ImageLoader); loads {
+	if len(loads) > 0 {
 		for _, img := range r.usedImages() {
 			deps := []engine.NodeID{clusterID}
 			if r.builds(img) {
@@ -226,6 +240,9 @@ func (r *run) graph() (*engine.Graph, error) {
 			if loaded[img] {
 				deps = append(deps, loadID(img))
 			}
+		}
+		if strict {
+			deps = append(deps, loads...) // then every load, then the deploy
 		}
 		for _, d := range c.DependsOn {
 			deps = append(deps, readyID(d))
