@@ -45,7 +45,9 @@ func TestEphemeral(t *testing.T) {
 	testenv.Assets(t)
 	state := t.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestEphemeralChild$", "-test.v")
-	cmd.Env = append(os.Environ(), ephemeralChildEnv+"="+state)
+	// The child is killed: its own temporary files go where this test
+	// removes them.
+	cmd.Env = append(os.Environ(), ephemeralChildEnv+"="+state, "TMPDIR="+t.TempDir())
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
