@@ -194,8 +194,6 @@ func TestUpBadInput(t *testing.T) {
 			want:  []string{`testbed: FILE:6: the stack's sim lower bound, 70.0 s (critical path a → b), is not less than its timeout 1m0s: on sim it can never be ready in time`}},
 		{name: "lower bound past --timeout", args: up("--timeout", "1s"),
 			want: []string{`testbed: FILE:5: the stack's sim lower bound, 1.0 s (critical path a), is not less than its timeout 1s`}},
-		{name: "unimplemented provider kind, through plan", args: append(slices.Clone(plan), "--provider", "kind"),
-			want: []string{`testbed: provider kind needs a Docker engine and is not implemented yet`}},
 		{name: "image built from source on kubeconfig, through plan", args: append(slices.Clone(plan), "--provider", "kubeconfig"),
 			stack: edit("    - {name: app, ref: example/app:1}", "    - {name: app, context: .}"), files: map[string]string{"Dockerfile": "FROM scratch\n"},
 			want: []string{`testbed: image "app" is built from source, and image builds are not implemented yet for provider kubeconfig`}},
@@ -230,8 +228,6 @@ spec:
 		// Flags and arguments.
 		{name: "unknown provider", args: up("--provider", "bogus"),
 			want: []string{`testbed: --provider "bogus": want sim, kind or kubeconfig`}},
-		{name: "unimplemented provider kind", args: up("--provider", "kind"),
-			want: []string{`testbed: provider kind needs a Docker engine and is not implemented yet`}},
 		{name: "--image without =", args: up("--image", "app"),
 			want: []string{`testbed: --image "app": want NAME=REF`}},
 		{name: "--image of an image the stack lacks", args: up("--image", "ghost=example/ghost:1"),

@@ -109,3 +109,22 @@ type NodeLogExporter interface {
 	// name under dir.
 	ExportNodeLogs(ctx context.Context, name, dir string) error
 }
+
+// PortClaimer is a Provider that maps a stack's host ports itself and
+// chooses them: ${port:NAME} must be the port it maps, not one picked
+// elsewhere.
+type PortClaimer interface {
+	// ClaimPorts returns the host ports of the cluster called name, by
+	// port name: those of its running cluster, or ports claimed now for
+	// the cluster Ensure creates, which uses exactly these. A claim is
+	// held until the Provider is closed (io.Closer); an error names a
+	// port another stack or program holds.
+	ClaimPorts(ctx context.Context, name string) (map[string]int, error)
+}
+
+// ContainerRuntime is a Provider whose nodes run on a local container
+// tool: images of the run are built and saved with the same tool.
+type ContainerRuntime interface {
+	// Runtime returns the tool's name, "docker" or "podman".
+	Runtime() string
+}

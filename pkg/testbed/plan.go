@@ -3,6 +3,7 @@ package testbed
 import (
 	"context"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/kubetestbed/testbed/internal/cluster"
@@ -42,12 +43,16 @@ type Plan struct {
 
 // NewPlan resolves s for a run under opts, rejecting (as an *Error of
 // KindInvalid) everything Up would reject before starting anything. It
-// starts nothing.
+// starts and claims nothing: an auto host port is one free now, which a
+// run may not get.
 func NewPlan(s *stack.Stack, opts Options) (*Plan, error) {
-	return newPlan(s, opts, func(Event) {})
+	return newPlan(context.Background(), s, opts, func(Event) {}, false)
 }
 
-func newPlan(s *stack.Stack, opts Options, emit func(Event)) (*Plan, error) {
+// newPlan is NewPlan; with claim, a provider that maps host ports itself
+// (cluster.PortClaimer) claims them for the run, until the provider is
+// closed (closeProvider), which newPlan does itself when it fails.
+func newPlan(ctx context.Context, s *stack.Stack, opts Options, emit func(Event), claim bool) (_ *Plan, err error) {
 	if !s.Validated() {
 		// A stack built in Go, not through Load.
 		s.Default()
@@ -62,6 +67,11 @@ func newPlan(s *stack.Stack, opts Options, emit func(Event)) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil && opts.provider == nil {
+			closeProvider(prov)
+		}
+	}()
 	_, simulates := prov.(cluster.PodSimulator)
 	_, loads := prov.(cluster.ImageLoader)
 	for _, img := range s.Spec.Images {
@@ -78,8 +88,16 @@ func newPlan(s *stack.Stack, opts Options, emit func(Event)) (*Plan, error) {
 	if p.vars.Images, err = imageRefs(s, opts); err != nil {
 		return nil, err
 	}
+	var claimed map[string]int
+	if pc, ok := prov.(cluster.PortClaimer); ok && claim {
+		if claimed, err = pc.ClaimPorts(ctx, s.Metadata.Name); err != nil {
+			return nil, &Error{Kind: KindInfra, Err: fmt.Errorf("stack %s: %w", s.Metadata.Name, err)}
+		}
+	}
 	for _, port := range s.Spec.Ports {
-		if port.HostPort.Auto() {
+		if n, ok := claimed[port.Name]; ok {
+			p.vars.Ports[port.Name] = n
+		} else if port.HostPort.Auto() {
 			n, err := sim.FreePort()
 			if err != nil {
 				return nil, &Error{Kind: KindInfra, Err: fmt.Errorf("port %s: %w", port.Name, err)}
@@ -133,6 +151,14 @@ func newPlan(s *stack.Stack, opts Options, emit func(Event)) (*Plan, error) {
 		p.Images = append(p.Images, pi)
 	}
 	return p, nil
+}
+
+// closeProvider lets go of what prov holds for a run (a kind provider's
+// port locks), when it holds anything.
+func closeProvider(prov cluster.Provider) {
+	if c, ok := prov.(io.Closer); ok {
+		_ = c.Close()
+	}
 }
 
 // checkKustomize rejects kustomize directories, which nothing builds yet.

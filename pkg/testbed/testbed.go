@@ -14,8 +14,10 @@ import (
 
 	"github.com/kubetestbed/testbed/internal/assets"
 	"github.com/kubetestbed/testbed/internal/cluster"
+	"github.com/kubetestbed/testbed/internal/cluster/kind"
 	"github.com/kubetestbed/testbed/internal/cluster/kubeconfig"
 	"github.com/kubetestbed/testbed/internal/cluster/sim"
+	"github.com/kubetestbed/testbed/internal/image"
 	"github.com/kubetestbed/testbed/pkg/report"
 	"github.com/kubetestbed/testbed/pkg/stack"
 )
@@ -59,7 +61,8 @@ type Options struct {
 	// AssetsDir caches the sim control plane, built on first use (default
 	// DefaultAssetsDir()); BinDir, if set, uses prebuilt binaries instead.
 	AssetsDir, BinDir string
-	// StateDir holds running sim clusters (default DefaultStateDir()).
+	// StateDir holds running sim clusters, and under kind/ the state and
+	// host-port locks of kind clusters (default DefaultStateDir()).
 	StateDir string
 	// DiagDir receives diagnostics bundles of failed components
 	// (default: a directory under os.TempDir()).
@@ -282,18 +285,14 @@ func KindOf(err error) Kind {
 }
 
 // providers makes the provider a stack names.
-var providers = map[stack.Provider]func(s *stack.Stack, opts Options, emit func(Event)) cluster.Provider{
-	stack.ProviderSim: func(_ *stack.Stack, opts Options, emit func(Event)) cluster.Provider {
-		return newSim(opts, emit)
+var providers = map[stack.Provider]func(s *stack.Stack, opts Options, emit func(Event)) (cluster.Provider, error){
+	stack.ProviderSim: func(_ *stack.Stack, opts Options, emit func(Event)) (cluster.Provider, error) {
+		return newSim(opts, emit), nil
 	},
-	stack.ProviderKubeconfig: func(s *stack.Stack, _ Options, _ func(Event)) cluster.Provider {
-		return &kubeconfig.Provider{Path: s.Spec.Cluster.Kubeconfig.Path, Context: s.Spec.Cluster.Kubeconfig.Context}
+	stack.ProviderKind: newKind,
+	stack.ProviderKubeconfig: func(s *stack.Stack, _ Options, _ func(Event)) (cluster.Provider, error) {
+		return &kubeconfig.Provider{Path: s.Spec.Cluster.Kubeconfig.Path, Context: s.Spec.Cluster.Kubeconfig.Context}, nil
 	},
-}
-
-// unavailable says why a provider the stack file accepts cannot run yet.
-var unavailable = map[stack.Provider]string{
-	stack.ProviderKind: "needs a Docker engine and is not implemented yet",
 }
 
 // providerFor returns the provider s runs on under opts.
@@ -309,10 +308,7 @@ func providerFor(s *stack.Stack, opts Options, emit func(Event)) (cluster.Provid
 		name = stack.DefaultProvider
 	}
 	if mk, ok := providers[name]; ok {
-		return mk(s, opts.withDefaults(), emit), nil
-	}
-	if why, ok := unavailable[name]; ok {
-		return nil, invalidf("provider %s %s: use sim (default) or kubeconfig", name, why)
+		return mk(s, opts.withDefaults(), emit)
 	}
 	return nil, invalidf("unknown provider %q: want sim, kind or kubeconfig", name)
 }
@@ -343,6 +339,37 @@ func newSim(opts Options, emit func(Event)) *sim.Provider {
 			emit(Event{State: StateCluster, Detail: ev.Message, At: time.Now()})
 		},
 	})
+}
+
+// newKind returns the kind provider of s: its nodes run on
+// opts.ContainerTool, or on the tool image.NewTool detects (docker if its
+// daemon answers, else podman); a tool that does not work is a KindInfra
+// error, before anything starts. Its
+// clusters' state and host-port locks live under StateDir/kind.
+func newKind(s *stack.Stack, opts Options, emit func(Event)) (cluster.Provider, error) {
+	tool, err := image.NewTool(context.Background(), opts.ContainerTool)
+	if err != nil {
+		return nil, &Error{Kind: KindInfra, Err: fmt.Errorf("provider kind runs its nodes in containers: %w", err)}
+	}
+	ko := kind.Options{
+		Runtime:   tool.Name(),
+		StateDir:  filepath.Join(opts.StateDir, "kind"),
+		NodeImage: s.Spec.Cluster.Kind.NodeImage,
+		Progress: func(ev kind.Event) {
+			emit(Event{State: StateCluster, Detail: ev.Message, At: time.Now()})
+		},
+	}
+	for _, m := range s.Spec.Cluster.Kind.Mounts {
+		ko.Mounts = append(ko.Mounts, kind.Mount{HostPath: m.HostPath, ContainerPath: m.ContainerPath})
+	}
+	for _, port := range s.Spec.Ports {
+		ko.Ports = append(ko.Ports, kind.Port{Name: port.Name, NodePort: port.NodePort, HostPort: int(port.HostPort)})
+	}
+	p, err := kind.New(ko)
+	if err != nil {
+		return nil, invalidf("%w", err)
+	}
+	return p, nil
 }
 
 // Check rejects, as an *Error of KindInvalid, everything Up rejects before

@@ -91,9 +91,14 @@ func Up(ctx context.Context, s *stack.Stack, opts Options) (*Env, error) {
 		defer emitMu.Unlock()
 		opts.OnEvent(ev)
 	}
-	plan, err := newPlan(s, opts, r.emit)
+	plan, err := newPlan(ctx, s, opts, r.emit, true)
 	if err != nil {
 		return nil, err
+	}
+	if opts.provider == nil {
+		// A finished run lets go of its port locks; a running cluster
+		// keeps its ports claimed until it is deleted.
+		defer closeProvider(plan.provider)
 	}
 	r.plan, r.id, r.provider, r.vars, r.docs = plan, plan.Run, plan.provider, plan.vars, plan.docs
 	for _, c := range s.Spec.Components {
@@ -670,7 +675,11 @@ func (r *run) prepare(ctx context.Context) error {
 	if !r.needsTool() {
 		return nil
 	}
-	tool, err := image.NewTool(ctx, r.opts.ContainerTool)
+	name := r.opts.ContainerTool
+	if rt, ok := r.provider.(cluster.ContainerRuntime); ok {
+		name = rt.Runtime() // one container tool per run: the nodes'
+	}
+	tool, err := image.NewTool(ctx, name)
 	if err != nil {
 		return &Error{Kind: KindInfra, Err: fmt.Errorf("stack %s has images to build or load: %w", r.s.Metadata.Name, err)}
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,13 +19,15 @@ import (
 )
 
 var (
-	_ cluster.Provider        = (*Provider)(nil)
-	_ cluster.Deleter         = (*Provider)(nil)
-	_ cluster.Preparer        = (*Provider)(nil)
-	_ cluster.ImageLoader     = (*Provider)(nil)
-	_ cluster.NodeLogExporter = (*Provider)(nil)
-	_ cluster.Cluster         = (*Cluster)(nil)
-	_ cluster.Monitor         = (*Cluster)(nil)
+	_ cluster.Provider         = (*Provider)(nil)
+	_ cluster.Deleter          = (*Provider)(nil)
+	_ cluster.Preparer         = (*Provider)(nil)
+	_ cluster.ImageLoader      = (*Provider)(nil)
+	_ cluster.NodeLogExporter  = (*Provider)(nil)
+	_ cluster.PortClaimer      = (*Provider)(nil)
+	_ cluster.ContainerRuntime = (*Provider)(nil)
+	_ cluster.Cluster          = (*Cluster)(nil)
+	_ cluster.Monitor          = (*Cluster)(nil)
 )
 
 // The container tools kind's nodes run on.
@@ -106,6 +109,18 @@ type Provider struct {
 
 	mu   sync.Mutex
 	held map[string][]*portLock // by cluster name
+	// claimed are ports ClaimPorts claimed, by cluster name, until Ensure
+	// uses them or Close lets them go.
+	claimed map[string]*claim
+}
+
+// claim is the host ports ClaimPorts claimed for a cluster.
+type claim struct {
+	ports map[string]int
+	locks []*portLock
+	// running: the ports are those of the running cluster, whose claims
+	// stay when they are let go.
+	running bool
 }
 
 // New returns a Provider with opts: an error for an unknown runtime or no
@@ -141,6 +156,7 @@ func (p *Provider) init() {
 		p.ports = &locker{dir: p.opts.LockDir, exists: p.exists, free: freePort, ephemeral: ephemeralPort}
 	}
 	p.held = map[string][]*portLock{}
+	p.claimed = map[string]*claim{}
 }
 
 // Name returns "kind".
@@ -311,6 +327,43 @@ func (p *Provider) Ensure(ctx context.Context, name string) (cluster.Cluster, bo
 // reuse returns the running cluster kname, claiming its ports for this
 // run; an *unhealthy when it does not work.
 func (p *Provider) reuse(ctx context.Context, stack, kname string) (*Cluster, error) {
+	st, err := p.reusable(kname)
+	if err != nil {
+		return nil, err
+	}
+	locks, err := p.claimRunning(stack, kname, st)
+	if err != nil {
+		return nil, err
+	}
+	c := p.newCluster(stack, kname, st.Ports)
+	if err := c.healthy(ctx); err != nil {
+		dropAll(locks, false)
+		return nil, err
+	}
+	p.hold(kname, locks)
+	p.progress(kname, fmt.Sprintf("kind cluster %s is running: re-applying", kname), 0)
+	return c, nil
+}
+
+// claimRunning claims for this run the host ports the running cluster
+// kname maps.
+func (p *Provider) claimRunning(stack, kname string, st *state) ([]*portLock, error) {
+	me := owner{Stack: stack, Cluster: kname, PID: os.Getpid()}
+	var locks []*portLock
+	for _, port := range p.opts.Ports {
+		lk, err := p.ports.claim(st.Ports[port.Name], me, true)
+		if err != nil {
+			dropAll(locks, false)
+			return nil, named(err, port.Name)
+		}
+		locks = append(locks, lk)
+	}
+	return locks, nil
+}
+
+// reusable returns the state of the existing cluster kname; an error
+// when this Provider cannot reuse it.
+func (p *Provider) reusable(kname string) (*state, error) {
 	st, err := p.readState(kname)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("kind cluster %s exists but testbed has no state for it in %s (made by kind itself, or with another state directory): delete it with `kind delete cluster --name %s`", kname, p.dir(kname), kname)
@@ -324,24 +377,7 @@ func (p *Provider) reuse(ctx context.Context, stack, kname string) (*Cluster, er
 	if d := st.Spec.differences(p.spec()); len(d) > 0 {
 		return nil, fmt.Errorf("kind cluster %s was made for another spec (%s changed): take the stack down (testbed down) to make it again", kname, strings.Join(d, ", "))
 	}
-	me := owner{Stack: stack, Cluster: kname, PID: os.Getpid()}
-	var locks []*portLock
-	for _, port := range p.opts.Ports {
-		lk, err := p.ports.claim(st.Ports[port.Name], me, true)
-		if err != nil {
-			dropAll(locks, false)
-			return nil, named(err, port.Name)
-		}
-		locks = append(locks, lk)
-	}
-	c := p.newCluster(stack, kname, st.Ports)
-	if err := c.healthy(ctx); err != nil {
-		dropAll(locks, false)
-		return nil, err
-	}
-	p.hold(kname, locks)
-	p.progress(kname, fmt.Sprintf("kind cluster %s is running: re-applying", kname), 0)
-	return c, nil
+	return st, nil
 }
 
 // create claims the ports and creates the cluster. On failure, or when ctx
@@ -354,7 +390,7 @@ func (p *Provider) create(ctx context.Context, stack, kname string) (c *Cluster,
 	if _, err := clusterConfig(p.opts.NodeImage, p.opts.Mounts, p.opts.Ports, p.opts.ExtraConfig); err != nil {
 		return nil, fmt.Errorf("kind cluster %s: %w", kname, err)
 	}
-	ports, locks, err := p.claimPorts(stack, kname)
+	ports, locks, err := p.takeClaim(stack, kname)
 	if err != nil {
 		return nil, fmt.Errorf("kind cluster %s: %w", kname, err)
 	}
@@ -419,6 +455,63 @@ func (p *Provider) abortCreate(kname, kubeconfig string, done <-chan error) {
 		case <-t.C:
 		}
 	}
+}
+
+// ClaimPorts returns the host ports of stack name's cluster, by port
+// name: when its cluster runs, the ports it maps (claimed for this run as
+// Ensure's reuse does); otherwise free or fixed ports claimed now, which
+// the cluster Ensure creates maps. A fixed port another stack holds or
+// uses is a *PortConflictError. Close lets the claims go.
+func (p *Provider) ClaimPorts(ctx context.Context, name string) (map[string]int, error) {
+	kname := ClusterName(name)
+	p.mu.Lock()
+	c := p.claimed[kname]
+	p.mu.Unlock()
+	if c != nil {
+		return maps.Clone(c.ports), nil
+	}
+	if err := checkPorts(p.opts.Ports); err != nil {
+		return nil, fmt.Errorf("kind cluster %s: %w", kname, err)
+	}
+	c = &claim{}
+	found, err := p.exists(kname)
+	if err != nil {
+		return nil, err
+	}
+	if found {
+		// The cluster Ensure reuses (or, when it does not work, makes
+		// again on the same ports): its ports.
+		st, err := p.reusable(kname)
+		if err != nil {
+			return nil, err
+		}
+		if c.locks, err = p.claimRunning(name, kname, st); err != nil {
+			return nil, fmt.Errorf("kind cluster %s: %w", kname, err)
+		}
+		c.running, c.ports = true, map[string]int{}
+		for i, port := range p.opts.Ports {
+			c.ports[port.Name] = c.locks[i].port
+		}
+	} else if c.ports, c.locks, err = p.claimPorts(name, kname); err != nil {
+		return nil, fmt.Errorf("kind cluster %s: %w", kname, err)
+	}
+	p.mu.Lock()
+	p.claimed[kname] = c
+	p.mu.Unlock()
+	return maps.Clone(c.ports), nil
+}
+
+// takeClaim returns the ports ClaimPorts claimed for kname, now create's
+// to hold or drop, or claims them now.
+func (p *Provider) takeClaim(stack, kname string) (map[string]int, []*portLock, error) {
+	p.mu.Lock()
+	c := p.claimed[kname]
+	delete(p.claimed, kname)
+	p.mu.Unlock()
+	if c != nil {
+		return c.ports, c.locks, nil
+	}
+	return p.claimPorts(stack, kname)
 }
 
 // claimPorts claims the host ports of Options.Ports for stack: the fixed
@@ -513,14 +606,21 @@ func dropAll(locks []*portLock, drop bool) {
 
 // Close lets go of the port locks this Provider holds. The claims stay
 // with the clusters that run: another stack still cannot take their
-// ports until they are deleted.
+// ports until they are deleted. Ports ClaimPorts claimed for a cluster
+// that was not created are no longer claimed.
 func (p *Provider) Close() error {
 	p.mu.Lock()
 	names := make([]string, 0, len(p.held))
 	for name := range p.held {
 		names = append(names, name)
 	}
+	claimed := p.claimed
+	p.claimed = map[string]*claim{}
 	p.mu.Unlock()
+	for _, c := range claimed {
+		// Ports claimed for a cluster that was never made claim nothing.
+		dropAll(c.locks, !c.running)
+	}
 	for _, name := range names {
 		p.release(name, false)
 	}
