@@ -81,7 +81,7 @@ func TestDirectories(t *testing.T) {
 // none of them sets another option.
 func TestUpOptions(t *testing.T) {
 	assets, state := t.TempDir(), t.TempDir()
-	base := testbed.Options{AssetsDir: assets, StateDir: state}
+	base := testbed.Options{AssetsDir: assets, StateDir: state, Phases: testbed.PhasesOverlap}
 	with := func(f func(*testbed.Options)) testbed.Options {
 		o := base
 		f(&o)
@@ -103,8 +103,13 @@ func TestUpOptions(t *testing.T) {
 		{
 			name: "all together",
 			args: []string{"--provider", "kubeconfig", "--timeout", "5m", "--keep-on-failure", "--diagnostics-dir", "/tmp/d", "--state-dir", "/s", "--assets-dir", "/a"},
-			want: testbed.Options{Provider: "kubeconfig", Timeout: 5 * time.Minute, KeepOnFailure: true, DiagDir: "/tmp/d", StateDir: "/s", AssetsDir: "/a"},
+			want: testbed.Options{Provider: "kubeconfig", Timeout: 5 * time.Minute, KeepOnFailure: true, DiagDir: "/tmp/d", StateDir: "/s", AssetsDir: "/a", Phases: testbed.PhasesOverlap},
 		},
+		{name: "phases strict", args: []string{"--phases", "strict"}, want: with(func(o *testbed.Options) { o.Phases = testbed.PhasesStrict })},
+		{name: "container tool", args: []string{"--container-tool", "podman"}, want: with(func(o *testbed.Options) { o.ContainerTool = "podman" })},
+		{name: "build concurrency", args: []string{"--build-concurrency", "1"}, want: with(func(o *testbed.Options) { o.BuildConcurrency = 1 })},
+		{name: "image overrides", args: []string{"--image", "api=reg.example/api:1", "--image", "db=postgres:16"},
+			want: with(func(o *testbed.Options) { o.Images = map[string]string{"api": "reg.example/api:1", "db": "postgres:16"} })},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			isolate(t)
