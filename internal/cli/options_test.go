@@ -109,7 +109,9 @@ func TestUpOptions(t *testing.T) {
 		{name: "container tool", args: []string{"--container-tool", "podman"}, want: with(func(o *testbed.Options) { o.ContainerTool = "podman" })},
 		{name: "build concurrency", args: []string{"--build-concurrency", "1"}, want: with(func(o *testbed.Options) { o.BuildConcurrency = 1 })},
 		{name: "image overrides", args: []string{"--image", "api=reg.example/api:1", "--image", "db=postgres:16"},
-			want: with(func(o *testbed.Options) { o.Images = map[string]string{"api": "reg.example/api:1", "db": "postgres:16"} })},
+			want: with(func(o *testbed.Options) {
+				o.Images = map[string]string{"api": "reg.example/api:1", "db": "postgres:16"}
+			})},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			isolate(t)
