@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
 	"github.com/kubetestbed/testbed/internal/cluster"
 	"github.com/kubetestbed/testbed/internal/cluster/sim"
 	"github.com/kubetestbed/testbed/internal/image"
@@ -195,6 +198,55 @@ func TestBuildsAndLoads(t *testing.T) {
 	}
 	if unchanged != 2 {
 		t.Errorf("%d images reported unchanged, want 2", unchanged)
+	}
+
+	// A code change, then up on the running stack (the developer's inner
+	// loop): only the changed image is rebuilt and loaded, under a new tag,
+	// and what uses it is applied with the new reference.
+	if err := os.WriteFile(filepath.Join(s.Dir, "api", "msg.txt"), []byte("changed\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := stack.Load(s.File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events = nil
+	env2, err := Up(context.Background(), s2, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newRef := ""
+	for _, ri := range env2.Report.Images {
+		if ri.Name == "api" {
+			newRef = ri.Ref
+		}
+	}
+	t.Cleanup(func() { _ = tool.Remove(context.Background(), newRef) })
+	if newRef == apiRef || newRef == "" {
+		t.Fatalf("api's reference %q after a change, was %q: want a new tag", newRef, apiRef)
+	}
+	built := map[string]bool{}
+	for _, ev := range events {
+		if ev.State == StateBuilt {
+			built[ev.Image] = true
+		}
+	}
+	if !built["api"] || built["worker"] {
+		t.Errorf("rebuilt %v after a change to api only", built)
+	}
+	if _, ok := p.loads[newRef]; !ok {
+		t.Errorf("the new api image %s was not loaded", newRef)
+	}
+	cs, err := kubernetes.NewForConfig(env2.RESTConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm, err := cs.CoreV1().ConfigMaps(s2.Spec.Namespace).Get(context.Background(), "api", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cm.Data["image"] != newRef {
+		t.Errorf("the api component still runs %q, want %q", cm.Data["image"], newRef)
 	}
 }
 
