@@ -97,15 +97,10 @@ func newPlan(path, run string, freePort func() (int, error)) (*plan, error) {
 	for i, cm := range cms {
 		c := &s.Spec.Components[i]
 		pc := &component{c: c}
-		for _, f := range cm.Files {
-			if f.Kustomize {
-				return nil, fmt.Errorf("component %s: %s is a kustomize directory, which the benchmark does not build", c.Name, f.Name)
-			}
-		}
 		ann := simAnnotations(c)
 		for _, d := range cm.Documents {
 			u := (&unstructured.Unstructured{Object: d.Object}).DeepCopy()
-			source := fmt.Sprintf("%s:%d", d.File, d.Line)
+			source := d.Source()
 			if err := apply.Decorate(u, s.Metadata.Name, c.Name, ann); err != nil {
 				return nil, fmt.Errorf("%s: %w", source, err)
 			}

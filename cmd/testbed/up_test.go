@@ -172,6 +172,9 @@ func TestUpBadInput(t *testing.T) {
 		{name: "manifests holding no object, through plan", args: plan, stack: withComponents("    - {name: a, manifests: [empty.yaml]}"),
 			files: map[string]string{"empty.yaml": "# to do\n---\n"},
 			want:  []string{`testbed: FILE:11: components[0] "a": nothing to do: its manifests (DIR/empty.yaml) hold no objects`}},
+		{name: "kustomization referencing a missing resource, through plan", args: plan, stack: withComponents("    - {name: a, manifests: [k]}"),
+			files: map[string]string{"k/kustomization.yaml": "resources: [missing.yaml]\n"},
+			want:  []string{`testbed: DIR/k/kustomization.yaml: components[0] "a": kustomize build: accumulating resources: accumulation err='accumulating resources from 'missing.yaml': evalsymlink failure on 'DIR/k/missing.yaml' : lstat DIR/k/missing.yaml: no such file or directory'`}},
 		{name: "an object in two components", stack: withComponents("    - {name: a, manifests: [cm.yaml]}", "    - {name: b, manifests: [cm.yaml]}"),
 			want: []string{`testbed: DIR/cm.yaml:1: components[1] "b": ConfigMap cm is also declared at DIR/cm.yaml:1 (component a): an object belongs to one component, declared once`}},
 		{name: "misspelt kind, on sim", stack: withComponents("    - {name: a, manifests: [cm.yaml]}", "    - {name: b, manifests: [b.yaml]}"),
@@ -266,6 +269,9 @@ spec:
 			all[name] = text
 		}
 		for name, text := range all {
+			if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+				t.Fatal(err)
+			}
 			if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
 				t.Fatal(err)
 			}
@@ -277,6 +283,18 @@ spec:
 		file := write(t, validStack, nil)
 		r := run(t, t.TempDir(), "plan", "-f", file)
 		if r.code != 0 || !strings.Contains(r.stdout, "lower bound (sim): 1.0 s") {
+			t.Fatalf("plan: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+	})
+
+	t.Run("plan counts a kustomize component's objects", func(t *testing.T) {
+		file := write(t, withComponents("    - {name: a, manifests: [k], sim: {readyAfter: 1s}}"), map[string]string{
+			"k/kustomization.yaml": "resources: [cm.yaml, cm2.yaml]\nnamePrefix: k-\n",
+			"k/cm.yaml":            cmYAML,
+			"k/cm2.yaml":           strings.Replace(cmYAML, "name: cm", "name: cm2", 1),
+		})
+		r := run(t, t.TempDir(), "plan", "-f", file)
+		if r.code != 0 || !strings.Contains(r.stdout, "1 manifest (with kustomize: 2 objects)") {
 			t.Fatalf("plan: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 		}
 	})

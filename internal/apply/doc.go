@@ -19,7 +19,7 @@
 //			return err
 //		}
 //		g.Go(func() error {
-//			_, err := a.ApplyFrom(ctx, obj, namespace, fmt.Sprintf("%s:%d", doc.File, doc.Line))
+//			_, err := a.ApplyFrom(ctx, obj, namespace, doc.Source())
 //			return err
 //		})
 //	}

@@ -458,6 +458,13 @@ Exit codes: 0 valid, 2 invalid (every problem printed).`,
 					if len(c.Manifests) != 1 {
 						does += "s"
 					}
+					if n, kustomized := plan.Objects(c.Name); kustomized {
+						does += fmt.Sprintf(" (with kustomize: %d object", n)
+						if n != 1 {
+							does += "s"
+						}
+						does += ")"
+					}
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.Name, dash(strings.Join(c.DependsOn, ",")), dash(req), dash(after), does)
 			}

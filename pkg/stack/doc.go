@@ -31,7 +31,7 @@
 //	for _, m := range manifests {
 //		for _, doc := range m.Documents {
 //			// apply doc.Object for component m.Component; name
-//			// doc.File and doc.Line in errors
+//			// doc.Source() (file:line) in errors
 //		}
 //	}
 //

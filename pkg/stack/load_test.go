@@ -239,7 +239,7 @@ func TestParseAccepts(t *testing.T) {
     - name: app
       manifests: [overlay/]
 `,
-			files: map[string]string{"overlay/kustomization.yaml": "resources: [../ok.yaml]\n"},
+			files: map[string]string{"overlay/kustomization.yaml": "resources: [cm.yaml]\n", "overlay/cm.yaml": okManifest},
 			check: func(t *testing.T, s *Stack) {
 				ms, err := s.Manifests(nil)
 				if err != nil {

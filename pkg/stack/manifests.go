@@ -28,15 +28,20 @@ type ManifestFile struct {
 	// directory as the user named it.
 	Name string
 	// Kustomize is set when Path is a directory holding a kustomization
-	// file, to be built with kustomize. Its objects are not in Documents.
+	// file (kustomization.yaml, kustomization.yml or Kustomization). It is
+	// built with kustomize, in process, once per Stack, and the objects it
+	// yields are read as those of a file (see Manifests).
 	Kustomize bool
 }
 
 // Document is one Kubernetes object read from a manifest file.
 type Document struct {
-	// File is the manifest file as messages show it (ManifestFile.Name).
+	// File is the manifest file as messages show it (ManifestFile.Name);
+	// for an object kustomize built, the kustomization file (such as
+	// "config/default/kustomization.yaml").
 	File string
-	// Line is the line the object starts on.
+	// Line is the line the object starts on; 0 for an object kustomize
+	// built, whose lines are in no file the user wrote.
 	Line int
 	// Object is the object, with JSON-compatible values only:
 	// map[string]any, []any, string, int64, float64, bool and nil. It has
@@ -57,9 +62,9 @@ type ComponentManifests struct {
 	// gives its *.yaml, *.yml and *.json files in name order; a glob gives
 	// its matches in name order.
 	Files []ManifestFile
-	// Documents are the objects in Files, in order, without kustomize
-	// directories. Empty documents are skipped and a kind List is replaced
-	// by its items.
+	// Documents are the objects in Files, in order; a kustomize
+	// directory's in the order kustomize emits them. Empty documents are
+	// skipped and a kind List is replaced by its items.
 	Documents []Document
 }
 
@@ -72,6 +77,15 @@ type ComponentManifests struct {
 // break its YAML as written, like ${namespace} inside a flow mapping, is
 // parsed with values of the right shape in their place). Problems are returned as
 // an ErrorList naming each manifest file and line.
+//
+// A kustomize directory is built with kustomize's Go API (no kustomize
+// binary), once per Stack, and its output is then read as a manifest file
+// is: references are substituted, or checked, in the YAML kustomize emits,
+// by the same substitution, so `image: ${image:api}` in a base's
+// Deployment resolves as in a plain file (kustomize's images: transformer
+// is not involved). Its objects and problems name the kustomization file,
+// without a line; a kustomization that does not build (a missing resource,
+// a field kustomize does not know) is a problem with kustomize's message.
 func (s *Stack) Manifests(vars *Vars) ([]ComponentManifests, error) {
 	out, errs := s.readManifests(vars)
 	if len(errs) > 0 {
@@ -108,18 +122,14 @@ func (s *Stack) readManifests(vars *Vars) ([]ComponentManifests, ErrorList) {
 				}
 			}
 		}
-		kustomize, failed := false, false
+		failed := false
 		for _, f := range cm.Files {
-			if f.Kustomize {
-				kustomize = true
-				continue
-			}
 			docs, ferrs := s.readDocuments(f, obj, value, vars != nil)
 			cm.Documents = append(cm.Documents, docs...)
 			errs = append(errs, ferrs...)
 			failed = failed || len(ferrs) > 0
 		}
-		if len(cm.Files) > 0 && len(cm.Documents) == 0 && !kustomize && !failed {
+		if len(cm.Files) > 0 && len(cm.Documents) == 0 && !failed {
 			names := make([]string, len(cm.Files))
 			for k, f := range cm.Files {
 				names[k] = f.Name
@@ -173,7 +183,7 @@ func (s *Stack) duplicateObjects(cms []ComponentManifests, unsubstituted bool) E
 				first[key] = where{cm.Component, d}
 				continue
 			}
-			also := fmt.Sprintf("%s:%d", w.doc.File, w.doc.Line)
+			also := w.doc.Source()
 			if w.component != cm.Component {
 				also += fmt.Sprintf(" (component %s)", w.component)
 			}
@@ -259,13 +269,26 @@ func (s *Stack) manifestPath(path string) ([]ManifestFile, string) {
 	return files, ""
 }
 
-// readDocuments reads the objects of one manifest file. value replaces or
-// checks references; if substitute is false the text is parsed as written.
+// Source is where d comes from, as messages show it: "file:line", or the
+// file alone for an object kustomize built.
+func (d Document) Source() string {
+	if d.Line > 0 {
+		return fmt.Sprintf("%s:%d", d.File, d.Line)
+	}
+	return d.File
+}
+
+// readDocuments reads the objects of one manifest file, or of what
+// kustomize builds from a kustomize directory. value replaces or checks
+// references; if substitute is false the text is parsed as written.
 func (s *Stack) readDocuments(f ManifestFile, object string, value func(kind, name string) (string, error), substitute bool) ([]Document, ErrorList) {
 	data, e := s.readManifestFile(f)
 	if e != nil {
 		e.Object = object
 		return nil, ErrorList{e}
+	}
+	if f.Kustomize {
+		return readBuilt(kustomizationName(f), data, object, value, substitute)
 	}
 	var errs ErrorList
 	text, problems := expand(string(data), value)
@@ -297,6 +320,42 @@ func (s *Stack) readDocuments(f ManifestFile, object string, value func(kind, na
 		}
 	}
 	return docs, append(errs, perrs...)
+}
+
+// readBuilt reads the objects of YAML that kustomize emitted for the
+// kustomization file name: references are replaced (substitute) or checked
+// as in a manifest file, and objects and problems name the kustomization
+// file with no line, a problem in a reference naming the object it is in.
+// kustomize emits references in block style, so the YAML as written parses.
+func readBuilt(name string, data []byte, object string, value func(kind, name string) (string, error), substitute bool) ([]Document, ErrorList) {
+	var errs ErrorList
+	built, perrs := parseDocuments(name, data, object)
+	text, problems := expand(string(data), value)
+	for _, p := range problems {
+		msg := p.msg
+		// The object the reference is in: the last to start at or before it.
+		for i := len(built) - 1; i >= 0; i-- {
+			if built[i].Line <= p.line {
+				meta, _ := built[i].Object["metadata"].(map[string]any)
+				msg = fmt.Sprintf("%s %v: %s", built[i].Object["kind"], meta["name"], msg)
+				break
+			}
+		}
+		errs.add(name, 0, object, "%s", msg)
+	}
+	if substitute {
+		if len(problems) > 0 {
+			return nil, errs
+		}
+		built, perrs = parseDocuments(name, []byte(text), object)
+	}
+	for i := range built {
+		built[i].Line = 0
+	}
+	for _, e := range perrs {
+		e.Line = 0
+	}
+	return built, append(errs, perrs...)
 }
 
 // parseDocuments parses the YAML (or JSON) documents of a manifest file
@@ -496,6 +555,8 @@ type fileCache struct {
 }
 
 // readManifestFile reads f once per Stack; later calls get the same bytes.
+// A kustomize directory is built once per Stack: its bytes are the YAML
+// kustomize emits.
 func (s *Stack) readManifestFile(f ManifestFile) ([]byte, *Error) {
 	if s.files == nil {
 		s.files = &fileCache{files: map[string][]byte{}}
@@ -505,7 +566,13 @@ func (s *Stack) readManifestFile(f ManifestFile) ([]byte, *Error) {
 	if data, ok := s.files.files[f.Path]; ok {
 		return data, nil
 	}
-	data, e := readFile(f.Path, f.Name)
+	var data []byte
+	var e *Error
+	if f.Kustomize {
+		data, e = s.buildKustomization(f)
+	} else {
+		data, e = readFile(f.Path, f.Name)
+	}
 	if e == nil {
 		s.files.files[f.Path] = data
 	}

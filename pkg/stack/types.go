@@ -58,8 +58,9 @@ type Stack struct {
 	lines map[string]int
 	// validated: Load, Parse or Validate found nothing wrong.
 	validated bool
-	// files holds the manifest files read so far, so that validation and
-	// each run's substitution read a file from disk once.
+	// files holds the manifest files read so far, and the output of the
+	// kustomize directories built so far, so that validation and each
+	// run's substitution read a file from disk (or build it) once.
 	files *fileCache
 }
 

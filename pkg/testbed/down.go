@@ -119,7 +119,7 @@ func Status(ctx context.Context, s *stack.Stack, opts Options) ([]ComponentStatu
 			obj := &unstructured.Unstructured{Object: d.Object}
 			m, err := app.Mapping(obj.GroupVersionKind())
 			if err != nil {
-				out[i].Reason = fmt.Sprintf("%s:%d: %v", d.File, d.Line, err)
+				out[i].Reason = fmt.Sprintf("%s: %v", d.Source(), err)
 				refs = nil
 				break
 			}

@@ -36,9 +36,17 @@ type Plan struct {
 	LowerBound   *float64
 	CriticalPath []string
 
-	provider cluster.Provider
-	vars     stack.Vars
-	docs     map[string][]stack.Document
+	provider   cluster.Provider
+	vars       stack.Vars
+	docs       map[string][]stack.Document
+	kustomized map[string]bool
+}
+
+// Objects is the number of objects a run applies for component, and
+// whether kustomize builds some of them (a manifests entry that is a
+// kustomize directory).
+func (p *Plan) Objects(component string) (n int, kustomized bool) {
+	return len(p.docs[component]), p.kustomized[component]
 }
 
 // NewPlan resolves s for a run under opts, rejecting (as an *Error of
@@ -112,12 +120,12 @@ func newPlan(ctx context.Context, s *stack.Stack, opts Options, emit func(Event)
 	if err != nil {
 		return nil, &Error{Kind: KindInvalid, Err: err}
 	}
-	if err := checkKustomize(cms); err != nil {
-		return nil, err
-	}
-	p.docs = map[string][]stack.Document{}
+	p.docs, p.kustomized = map[string][]stack.Document{}, map[string]bool{}
 	for _, cm := range cms {
 		p.docs[cm.Component] = cm.Documents
+		for _, f := range cm.Files {
+			p.kustomized[cm.Component] = p.kustomized[cm.Component] || f.Kustomize
+		}
 	}
 	if _, ok := prov.(cluster.FreshKinds); ok {
 		// A running cluster of the stack's (up reuses it) may hold CRDs
@@ -159,18 +167,6 @@ func closeProvider(prov cluster.Provider) {
 	if c, ok := prov.(io.Closer); ok {
 		_ = c.Close()
 	}
-}
-
-// checkKustomize rejects kustomize directories, which nothing builds yet.
-func checkKustomize(cms []stack.ComponentManifests) error {
-	for _, cm := range cms {
-		for _, f := range cm.Files {
-			if f.Kustomize {
-				return invalidf("component %s: %s is a kustomize directory, and kustomize builds are not implemented yet", cm.Component, f.Name)
-			}
-		}
-	}
-	return nil
 }
 
 // PlannedImage is what a run does with one stack image.

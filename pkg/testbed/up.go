@@ -453,7 +453,7 @@ func (r *run) applyComponent(ctx context.Context, c *stack.Component) error {
 	for i, d := range docs {
 		g.Go(func() error {
 			obj := &unstructured.Unstructured{Object: deepCopy(d.Object)}
-			source := fmt.Sprintf("%s:%d", d.File, d.Line)
+			source := d.Source()
 			if err := apply.Decorate(obj, r.s.Metadata.Name, c.Name, ann); err != nil {
 				return fmt.Errorf("%s: %w", source, err)
 			}
