@@ -114,8 +114,8 @@ func buildOne(ctx context.Context, b Builder, s Spec, logDir string, parallel in
 	emit(Event{Kind: Started, Image: s.Name, Log: log})
 	start := time.Now()
 	res, err := buildLogged(ctx, b, s, log)
-	if be := (*BuildError)(nil); errors.As(err, &be) && parallel > 1 && be.toolTrouble() {
-		be.Hint = fmt.Sprintf("up to %d builds ran at once: if %s itself gave way, lower the build concurrency", parallel, be.Tool)
+	if be := (*BuildError)(nil); errors.As(err, &be) {
+		be.SuggestLowerConcurrency(parallel)
 	}
 	ev := Event{Image: s.Name, Ref: res.Ref, Duration: time.Since(start), Log: log, Err: err}
 	switch {

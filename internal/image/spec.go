@@ -40,6 +40,10 @@ type Spec struct {
 	Target string
 	// BuildArgs are passed as --build-arg KEY=VALUE.
 	BuildArgs map[string]string
+	// Ref, if set, is the reference to tag the build with, as Reference
+	// computed it earlier: the caller deploys that reference, so a context
+	// that changes meanwhile must not give the build another one.
+	Ref string
 	// Log receives the build's whole output (nil: discarded; a failure's
 	// last lines are kept in its error either way). BuildAll sets it to
 	// the image's log file.

@@ -153,7 +153,12 @@ func (t *Tool) output(ctx context.Context, args ...string) ([]byte, error) {
 func (t *Tool) Build(ctx context.Context, s Spec) (Result, error) {
 	start := time.Now()
 	canceled := func() error { return fmt.Errorf("image %q: build canceled: %w", s.Name, ctx.Err()) }
-	ref, err := reference(ctx, s)
+	ref, err := s.Ref, error(nil)
+	if ref == "" {
+		ref, err = reference(ctx, s)
+	} else {
+		err = Check(s)
+	}
 	if ctx.Err() != nil {
 		return Result{}, canceled()
 	}
@@ -391,6 +396,15 @@ func (e *BuildError) toolTrouble() bool {
 
 // Unwrap returns the tool's exit status.
 func (e *BuildError) Unwrap() error { return e.Err }
+
+// SuggestLowerConcurrency sets e's hint to lower the build concurrency
+// when e looks like the tool's own failure and parallel builds ran at once
+// (podman has been seen to crash so, exit 125).
+func (e *BuildError) SuggestLowerConcurrency(parallel int) {
+	if parallel > 1 && e.toolTrouble() {
+		e.Hint = fmt.Sprintf("up to %d builds ran at once: if %s itself gave way, lower the build concurrency", parallel, e.Tool)
+	}
+}
 
 // ExitCode returns the tool's exit code, or -1 if it was killed by a
 // signal or did not run.

@@ -2,10 +2,14 @@ package testbed
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/kubetestbed/testbed/internal/cluster"
@@ -58,21 +62,47 @@ func (r *run) builds(img stack.Image) bool {
 	return loads && img.Built() && !over
 }
 
-// usedImages are the images some component names, in the stack's order.
+// usedImages are the images some component uses, in the stack's order.
 func (r *run) usedImages() []stack.Image {
+	return r.plan.usedImages()
+}
+
+// usedImages are the images some component uses (see componentImages), in
+// the stack's order.
+func (p *Plan) usedImages() []stack.Image {
 	used := map[string]bool{}
-	for _, c := range r.s.Spec.Components {
-		for _, n := range c.Images {
+	for _, c := range p.Stack.Spec.Components {
+		for _, n := range p.componentImages(&c) {
 			used[n] = true
 		}
 	}
 	var out []stack.Image
-	for _, img := range r.s.Spec.Images {
+	for _, img := range p.Stack.Spec.Images {
 		if used[img.Name] {
 			out = append(out, img)
 		}
 	}
 	return out
+}
+
+// componentImages are the images c's apply waits for: those it lists in
+// images, and those its manifests refer to (${image:NAME}, found by the
+// reference it resolved to), so that no pod asks for an image before it
+// is on the node.
+func (p *Plan) componentImages(c *stack.Component) []string {
+	names := append([]string(nil), c.Images...)
+	var text strings.Builder
+	for _, d := range p.docs[c.Name] {
+		if data, err := json.Marshal(d.Object); err == nil {
+			text.Write(data)
+		}
+	}
+	for _, img := range p.Stack.Spec.Images {
+		if ref := p.vars.Images[img.Name]; ref != "" && !slices.Contains(names, img.Name) && strings.Contains(text.String(), `"`+ref+`"`) {
+			names = append(names, img.Name)
+		}
+	}
+	return names
 }
 
 // needsTool reports whether the run builds or loads any image.
@@ -86,24 +116,30 @@ func (r *run) needsTool() bool {
 // was last built is not built again.
 func (r *run) build(ctx context.Context, img stack.Image) error {
 	spec := imageSpec(r.s, img)
-	logPath := filepath.Join(diagDir(r.opts, r.s, r.id), "images", img.Name+".log")
-	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
-		return fmt.Errorf("image %s: %w", img.Name, err)
-	}
-	f, err := os.Create(logPath)
+	spec.Ref = r.vars.Images[img.Name] // the reference the manifests and the load use
+	// The log goes to the diagnostics directory only when the build fails.
+	f, err := os.CreateTemp("", "testbed-build-"+img.Name+"-*.log")
 	if err != nil {
 		return fmt.Errorf("image %s: %w", img.Name, err)
 	}
+	defer os.Remove(f.Name())
 	defer f.Close()
 	spec.Log = f
 	r.emit(Event{Image: img.Name, State: StateBuilding, Detail: r.tool.String(), At: time.Now()})
 	res, err := r.tool.Build(ctx, spec)
 	if err != nil {
-		var be *image.BuildError
-		if errors.As(err, &be) && be.Log == "" {
-			be.Log = logPath
+		if ctx.Err() != nil {
+			return ctx.Err() // stopped: the run says why
 		}
-		r.emit(Event{Image: img.Name, State: StateFailed, Detail: err.Error(), At: time.Now()})
+		var be *image.BuildError
+		if errors.As(err, &be) {
+			be.SuggestLowerConcurrency(r.buildConcurrency())
+			logPath := filepath.Join(diagDir(r.opts, r.s, r.id), "images", img.Name+".log")
+			if os.MkdirAll(filepath.Dir(logPath), 0o755) == nil && copyFile(f.Name(), logPath) == nil {
+				be.Log = logPath
+			}
+		}
+		r.emit(Event{Image: img.Name, State: StateFailed, Detail: firstLine(err.Error()), At: time.Now()})
 		return &Error{Kind: KindInfra, Err: err}
 	}
 	r.setImage(img.Name, func(st *imageState) { st.ref, st.unchanged = res.Ref, res.Unchanged })
@@ -124,6 +160,10 @@ func (r *run) load(ctx context.Context, img stack.Image) error {
 	r.emit(Event{Image: img.Name, State: StateLoading, Detail: ref, At: time.Now()})
 	ld, err := l.LoadImage(ctx, r.s.Metadata.Name, ref)
 	switch {
+	case errors.Is(err, cluster.ErrNoLocalImage) && r.builds(img):
+		err = fmt.Errorf("image %s: built as %s, but the local engine no longer has it: %w", img.Name, ref, err)
+		r.emit(Event{Image: img.Name, State: StateFailed, Detail: err.Error(), At: time.Now()})
+		return &Error{Kind: KindInfra, Err: err}
 	case errors.Is(err, cluster.ErrNoLocalImage):
 		r.emit(Event{Image: img.Name, State: StateLoaded, Detail: ref + ": not in the local engine; the cluster pulls it", At: time.Now()})
 		return nil
@@ -157,4 +197,26 @@ func (r *run) setImage(name string, f func(*imageState)) {
 		r.images[name] = st
 	}
 	f(st)
+}
+
+// buildConcurrency is how many builds run at once.
+func (r *run) buildConcurrency() int {
+	if r.opts.BuildConcurrency > 0 {
+		return r.opts.BuildConcurrency
+	}
+	return runtime.NumCPU()
+}
+
+func copyFile(from, to string) error {
+	data, err := os.ReadFile(from)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(to, data, 0o644)
+}
+
+// firstLine is s up to its first newline.
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
 }

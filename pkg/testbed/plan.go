@@ -143,10 +143,16 @@ func newPlan(ctx context.Context, s *stack.Stack, opts Options, emit func(Event)
 		p.LowerBound, p.CriticalPath = &lb, path
 	}
 	p.ApplyFirst = applyFirst(s, p.docs)
+	used := map[string]bool{}
+	for _, img := range p.usedImages() {
+		used[img.Name] = true
+	}
 	for _, img := range s.Spec.Images {
 		pi := PlannedImage{Name: img.Name, Ref: p.vars.Images[img.Name]}
 		_, over := opts.Images[img.Name]
 		switch {
+		case !used[img.Name]:
+			pi.Does = "not used: no component lists it or refers to it"
 		case simulates && !loads:
 			pi.Does = "not built or loaded: pods do not run on " + prov.Name()
 		case !loads:

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -143,11 +142,7 @@ func Up(ctx context.Context, s *stack.Stack, opts Options) (*Env, error) {
 	if err != nil {
 		return nil, invalidf("%v", err)
 	}
-	conc := opts.BuildConcurrency
-	if conc <= 0 {
-		conc = runtime.NumCPU()
-	}
-	res, runErr := g.Run(runCtx, engine.Options{OnEvent: r.onNodeEvent, Concurrency: map[string]int{engine.PhaseBuild: conc}})
+	res, runErr := g.Run(runCtx, engine.Options{OnEvent: r.onNodeEvent, Concurrency: map[string]int{engine.PhaseBuild: r.buildConcurrency()}})
 	r.stopMonitor()
 	r.deadlinePassed = runCtx.Err() != nil && ctx.Err() == nil && r.clusterDied() == nil
 	env := &Env{Stack: s, Kubeconfig: r.kcfg, Ports: r.vars.Ports, cfg: r.cfg, teardown: r.teardown}
@@ -241,7 +236,7 @@ func (r *run) graph() (*engine.Graph, error) {
 	for i := range r.s.Spec.Components {
 		c := &r.s.Spec.Components[i]
 		deps := []engine.NodeID{clusterID}
-		for _, img := range c.Images {
+		for _, img := range r.plan.componentImages(c) {
 			if loaded[img] {
 				deps = append(deps, loadID(img))
 			}
