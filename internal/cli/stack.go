@@ -23,11 +23,13 @@ import (
 type stackFlags struct {
 	file     string
 	provider string
+	tool     string
 }
 
 func (f *stackFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVarP(&f.file, "file", "f", "testbed.yaml", "stack file")
-	cmd.Flags().StringVar(&f.provider, "provider", "", "cluster provider, overriding the stack's: sim | kubeconfig")
+	cmd.Flags().StringVar(&f.provider, "provider", "", "cluster provider, overriding the stack's: sim | kind | kubeconfig")
+	cmd.Flags().StringVar(&f.tool, "container-tool", "", "docker or podman: builds images and runs kind's nodes (default: docker if its daemon answers, else podman); use the same one for every command of a stack")
 }
 
 func (f *stackFlags) load() (*stack.Stack, error) {
@@ -46,10 +48,11 @@ func (f *stackFlags) load() (*stack.Stack, error) {
 
 func (g *globals) options(f *stackFlags) testbed.Options {
 	return testbed.Options{
-		Provider:  f.provider,
-		AssetsDir: g.assetsDir,
-		BinDir:    g.binDir,
-		StateDir:  g.stateDir,
+		Provider:      f.provider,
+		ContainerTool: f.tool,
+		AssetsDir:     g.assetsDir,
+		BinDir:        g.binDir,
+		StateDir:      g.stateDir,
 	}
 }
 
@@ -85,7 +88,7 @@ func newUpCmd(g *globals) *cobra.Command {
 	var reportPath, junitPath, timelinePath, phases string
 	var keep bool
 	var verbosity int
-	var diagDir, tool string
+	var diagDir string
 	var buildConc int
 	var images []string
 	cmd := &cobra.Command{
@@ -125,8 +128,8 @@ Exit codes: 0 ready, 1 a component failed or timed out, 2 invalid input,
 			if timeout < 0 {
 				return rejected(f.file, invalid(fmt.Errorf("--timeout %s: must not be negative", timeout)))
 			}
-			if tool != "" && tool != "docker" && tool != "podman" {
-				return rejected(f.file, invalid(fmt.Errorf("--container-tool %q: want docker or podman", tool)))
+			if f.tool != "" && f.tool != "docker" && f.tool != "podman" {
+				return rejected(f.file, invalid(fmt.Errorf("--container-tool %q: want docker or podman", f.tool)))
 			}
 			if buildConc < 0 {
 				return rejected(f.file, invalid(fmt.Errorf("--build-concurrency %d: must not be negative", buildConc)))
@@ -147,7 +150,6 @@ Exit codes: 0 ready, 1 a component failed or timed out, 2 invalid input,
 			opts.Timeout = timeout
 			opts.KeepOnFailure = keep
 			opts.DiagDir = diagDir
-			opts.ContainerTool = tool
 			opts.Phases = phases
 			opts.BuildConcurrency = buildConc
 			if len(overrides) > 0 {
@@ -249,7 +251,6 @@ Exit codes: 0 ready, 1 a component failed or timed out, 2 invalid input,
 	cmd.Flags().BoolVar(&keep, "keep-on-failure", false, "leave what a failed run started in place, for inspection")
 	cmd.Flags().StringVar(&diagDir, "diagnostics-dir", "", "write failed components' diagnostics here (default: $TMPDIR/testbed-diagnostics/STACK-RUN)")
 	cmd.Flags().StringVar(&phases, "phases", testbed.PhasesOverlap, "overlap: build images while the cluster is created, load each as it is built; strict: every build, then the cluster, then every load, then the deploy")
-	cmd.Flags().StringVar(&tool, "container-tool", "", "build and save images with docker or podman (default: docker if its daemon answers, else podman)")
 	cmd.Flags().IntVar(&buildConc, "build-concurrency", 0, "image builds at once (default: the number of CPUs; lower it if parallel builds crash the tool)")
 	cmd.Flags().StringArrayVar(&images, "image", nil, "use a prebuilt image for a stack image instead of building it: NAME=REF (repeatable)")
 	cmd.Flags().IntVarP(&verbosity, "verbosity", "v", 0, "more progress detail (1: every object's readiness changes)")
@@ -329,7 +330,7 @@ func newDownCmd(g *globals) *cobra.Command {
 	var f stackFlags
 	cmd := &cobra.Command{
 		Use:   "down",
-		Short: "Tear a stack down: stop its sim cluster, or delete what testbed applied",
+		Short: "Tear a stack down: remove its sim or kind cluster, or delete what testbed applied",
 		Long: `down removes what 'testbed up' made for the stack in -f. On sim it stops the
 stack's cluster and removes its state; on kubeconfig it deletes every object
 labelled testbed.dev/stack=<stack> (and the namespaces testbed created), nothing
@@ -426,7 +427,8 @@ heads of the longest dependsOn chain among the components that wait for nothing.
   testbed plan -f examples/hello/testbed.yaml
   testbed plan -f stack.yaml --provider kubeconfig
 
-Exit codes: 0 valid, 2 invalid (every problem printed).`,
+Exit codes: 0 valid, 2 invalid (every problem printed), 3 the provider cannot
+run here (kind without docker or podman).`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := f.load()
