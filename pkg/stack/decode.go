@@ -105,6 +105,8 @@ func (d *decoder) decode(v reflect.Value, f field, sc scope) {
 		v.SetString(d.str(f, sc))
 	case v.Kind() == reflect.Int:
 		v.SetInt(int64(d.integer(f, sc)))
+	case v.Kind() == reflect.Bool:
+		v.SetBool(d.boolean(f, sc))
 	case v.Kind() == reflect.Pointer:
 		v.Set(reflect.New(v.Type().Elem()))
 		d.decode(v.Elem(), f, sc)
@@ -390,6 +392,16 @@ func (d *decoder) integer(f field, sc scope) int {
 		d.fail(f, sc, "want an integer, got %s", describe(n))
 	}
 	return i
+}
+
+// boolean is the true or false at f.
+func (d *decoder) boolean(f field, sc scope) bool {
+	n := resolve(f.node)
+	var b bool
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" || n.Decode(&b) != nil {
+		d.fail(f, sc, "want true or false, got %s", describe(n))
+	}
+	return b
 }
 
 // intOf returns the integer that scalar n holds, if it holds one.

@@ -80,3 +80,29 @@ func TestManifestsReadOnce(t *testing.T) {
 		t.Errorf("metadata %v: want the file as Load read it (cm), substituted (ns1)", meta)
 	}
 }
+
+// spec.cluster.kind takes read-only mounts and extra kind configuration;
+// a mount's readOnly must be a boolean.
+func TestKindClusterFields(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cm.yaml"), []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src := func(ro string) []byte {
+		return []byte("apiVersion: testbed.dev/v1alpha1\nkind: Stack\nmetadata: {name: k}\nspec:\n  cluster:\n    kind:\n      mounts: [{hostPath: ./data, containerPath: /data, readOnly: " + ro + "}]\n      config: |\n        networking: {ipFamily: ipv4}\n  components:\n    - {name: a, manifests: [cm.yaml]}\n")
+	}
+	s, err := stack.Parse("k.yaml", src("true"), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := s.Spec.Cluster.Kind; !k.Mounts[0].ReadOnly || !strings.Contains(k.Config, "ipFamily: ipv4") {
+		t.Errorf("kind fields %+v", k)
+	}
+	_, err = stack.Parse("k.yaml", src("maybe"), dir)
+	if err == nil || !strings.Contains(err.Error(), `k.yaml:7: cluster.kind.mounts[0]: readOnly: want true or false, got "maybe"`) {
+		t.Errorf("readOnly: maybe: %v", err)
+	}
+}

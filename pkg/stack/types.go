@@ -121,6 +121,10 @@ type KindCluster struct {
 	NodeImage string `yaml:"nodeImage,omitempty"`
 	// Mounts are host directories mounted into the node.
 	Mounts []Mount `yaml:"mounts,omitempty"`
+	// Config is extra kind configuration (kind.x-k8s.io/v1alpha4 Cluster
+	// YAML) merged into the one testbed generates: networking, feature
+	// gates, patches, more nodes.
+	Config string `yaml:"config,omitempty"`
 }
 
 // Mount is a host directory mounted into a kind node.
@@ -129,6 +133,8 @@ type Mount struct {
 	HostPath string `yaml:"hostPath"`
 	// ContainerPath is the absolute path inside the node.
 	ContainerPath string `yaml:"containerPath"`
+	// ReadOnly mounts it read-only.
+	ReadOnly bool `yaml:"readOnly,omitempty"`
 }
 
 // KubeconfigCluster configures the kubeconfig provider.

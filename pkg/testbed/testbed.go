@@ -352,15 +352,16 @@ func newKind(s *stack.Stack, opts Options, emit func(Event)) (cluster.Provider, 
 		return nil, &Error{Kind: KindInfra, Err: fmt.Errorf("provider kind runs its nodes in containers: %w", err)}
 	}
 	ko := kind.Options{
-		Runtime:   tool.Name(),
-		StateDir:  filepath.Join(opts.StateDir, "kind"),
-		NodeImage: s.Spec.Cluster.Kind.NodeImage,
+		Runtime:     tool.Name(),
+		StateDir:    filepath.Join(opts.StateDir, "kind"),
+		NodeImage:   s.Spec.Cluster.Kind.NodeImage,
+		ExtraConfig: s.Spec.Cluster.Kind.Config,
 		Progress: func(ev kind.Event) {
 			emit(Event{State: StateCluster, Detail: ev.Message, At: time.Now()})
 		},
 	}
 	for _, m := range s.Spec.Cluster.Kind.Mounts {
-		ko.Mounts = append(ko.Mounts, kind.Mount{HostPath: m.HostPath, ContainerPath: m.ContainerPath})
+		ko.Mounts = append(ko.Mounts, kind.Mount{HostPath: m.HostPath, ContainerPath: m.ContainerPath, ReadOnly: m.ReadOnly})
 	}
 	for _, port := range s.Spec.Ports {
 		ko.Ports = append(ko.Ports, kind.Port{Name: port.Name, NodePort: port.NodePort, HostPort: int(port.HostPort)})
