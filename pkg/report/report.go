@@ -66,7 +66,9 @@ type Report struct {
 	// Components are the stack's components, in the stack file's order.
 	Components []Component `json:"components"`
 	// CriticalPath names the components, first to last, whose readiness
-	// the last one waited for.
+	// the last one waited for; when the first of them waited last for an
+	// image's load, the path starts with "image:NAME" (that image's build
+	// and load).
 	CriticalPath []string `json:"criticalPath"`
 	// LowerBoundSeconds is the stack's lower bound on sim (docs/design.md, "The sim provider");
 	// nil, and left out, on other providers.

@@ -168,6 +168,11 @@ func (r *run) report(res *engine.Result, result report.Result) *report.Report {
 		rep.Components = append(rep.Components, rc)
 	}
 	rep.CriticalPath = r.criticalPath(rep)
+	if len(rep.CriticalPath) > 0 {
+		if img := r.imageHead(rep.CriticalPath[0], byNode); img != "" {
+			rep.CriticalPath = append([]string{"image:" + img}, rep.CriticalPath...)
+		}
+	}
 	if rep.CriticalPath == nil {
 		rep.CriticalPath = []string{}
 	}
@@ -413,4 +418,28 @@ func (r *run) failedComponents(rep *report.Report) bool {
 		}
 	}
 	return false
+}
+
+// imageHead names the image whose load the first component of the
+// critical path waited for last, when that load ended after everything
+// else it waited for (the cluster, other loads): the path then runs
+// through that image's build and load.
+func (r *run) imageHead(head string, byNode map[engine.NodeID]engine.Timing) string {
+	if r.g == nil {
+		return ""
+	}
+	deps, ok := r.g.Deps(applyID(head))
+	if !ok {
+		deps, _ = r.g.Deps(readyID(head)) // a run step
+	}
+	var last engine.Timing
+	for _, d := range deps {
+		if t, ok := byNode[d]; ok && !t.Skipped && t.End.After(last.End) {
+			last = t
+		}
+	}
+	if last.Node.Kind == engine.KindLoad {
+		return last.Node.Name
+	}
+	return ""
 }

@@ -328,6 +328,10 @@ func TestStrictPhases(t *testing.T) {
 	if firstApply.Before(lastLoad) {
 		t.Errorf("first apply at %v, before the last load at %v", firstApply, lastLoad)
 	}
+	// Every component waited for the last load: the path runs through it.
+	if cp := env.Report.CriticalPath; len(cp) < 2 || !strings.HasPrefix(cp[0], "image:") {
+		t.Errorf("critical path %q: want it to start at the image loaded last", cp)
+	}
 }
 
 func later(a, b time.Time) time.Time {

@@ -57,6 +57,8 @@ type run struct {
 
 	// tool builds and saves images (runs that build or load them).
 	tool *image.Tool
+	// g is the run's graph, once planned.
+	g *engine.Graph
 
 	mu       sync.Mutex
 	images   map[string]*imageState
@@ -142,6 +144,7 @@ func Up(ctx context.Context, s *stack.Stack, opts Options) (*Env, error) {
 	if err != nil {
 		return nil, invalidf("%v", err)
 	}
+	r.g = g
 	res, runErr := g.Run(runCtx, engine.Options{OnEvent: r.onNodeEvent, Concurrency: map[string]int{engine.PhaseBuild: r.buildConcurrency()}})
 	r.stopMonitor()
 	r.deadlinePassed = runCtx.Err() != nil && ctx.Err() == nil && r.clusterDied() == nil
