@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -121,7 +122,9 @@ func TestKindUpMissingNodeImage(t *testing.T) {
 	if r.code != 3 {
 		t.Errorf("up: exit %d, want 3", r.code)
 	}
-	if !strings.Contains(r.stderr, `kind cluster testbed-kindmiss: create on docker: failed to pull image "kindest/node:v0.0.0-testbed-missing"`) {
+	// A run with its own state directory gets a cluster of its own:
+	// testbed-kindmiss-<6 hex of the directory>.
+	if !regexp.MustCompile(`kind cluster testbed-kindmiss-[0-9a-f]{6}: create on docker: failed to pull image "kindest/node:v0.0.0-testbed-missing"`).MatchString(r.stderr) {
 		t.Errorf("stderr does not say the node image could not be had:\n%s", r.stderr)
 	}
 	if c := kindContainers(t); c != "" {

@@ -2,6 +2,8 @@ package testbed
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -351,7 +353,15 @@ func newKind(s *stack.Stack, opts Options, emit func(Event)) (cluster.Provider, 
 	if err != nil {
 		return nil, &Error{Kind: KindInfra, Err: fmt.Errorf("provider kind runs its nodes in containers: %w", err)}
 	}
+	// Runs with their own state directory (tests) get a cluster of their
+	// own; the default directory keeps the plain name testbed-STACK.
+	instance := ""
+	if filepath.Clean(opts.StateDir) != filepath.Clean(DefaultStateDir()) {
+		sum := sha256.Sum256([]byte(filepath.Clean(opts.StateDir)))
+		instance = hex.EncodeToString(sum[:3])
+	}
 	ko := kind.Options{
+		Instance:    instance,
 		Runtime:     tool.Name(),
 		StateDir:    filepath.Join(opts.StateDir, "kind"),
 		NodeImage:   s.Spec.Cluster.Kind.NodeImage,

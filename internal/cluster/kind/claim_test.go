@@ -5,6 +5,7 @@ import (
 	"errors"
 	"maps"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -73,5 +74,19 @@ func TestClaimPortsAreTheClustersPorts(t *testing.T) {
 	}
 	if left := lockFiles(t, filepath.Join(state, "ports")); len(left) > 0 {
 		t.Errorf("Delete left %q", left)
+	}
+}
+
+// Two runs of one stack with their own instances get clusters of their
+// own; without one the cluster is testbed-STACK.
+func TestClusterNameInstance(t *testing.T) {
+	a := &Provider{opts: Options{Instance: "a1b2c3"}}
+	b := &Provider{opts: Options{Instance: "d4e5f6"}}
+	plain := &Provider{}
+	if got := plain.clusterName("shop"); got != "testbed-shop" {
+		t.Errorf("no instance: %q", got)
+	}
+	if x, y := a.clusterName("shop"), b.clusterName("shop"); x == y || !strings.HasPrefix(x, "testbed-shop-") {
+		t.Errorf("instances: %q and %q", x, y)
 	}
 }

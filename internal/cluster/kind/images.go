@@ -23,7 +23,7 @@ var ErrNoLocalImage = cluster.ErrNoLocalImage
 // removed after, loaded into them concurrently. An image the local engine
 // does not have is an error wrapping ErrNoLocalImage.
 func (p *Provider) LoadImage(ctx context.Context, name, ref string) (cluster.Load, error) {
-	kname := ClusterName(name)
+	kname := p.clusterName(name)
 	ld := cluster.Load{Ref: ref}
 	fail := func(err error) (cluster.Load, error) {
 		return ld, fmt.Errorf("load image %s into kind cluster %s: %w", ref, kname, err)

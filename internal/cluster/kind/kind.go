@@ -52,6 +52,10 @@ type Options struct {
 	// LockDir holds a lock file per claimed host port; default
 	// StateDir/ports. Stacks that must never collide share it.
 	LockDir string
+	// Instance, if set, tells apart the clusters of one stack that must
+	// coexist (runs with their own state directories): the cluster is
+	// named after the stack and it.
+	Instance string
 	// NodeImage is the kind node image; empty: kind's default.
 	NodeImage string
 	// Mounts are host directories mounted into the node.
@@ -192,6 +196,14 @@ func ClusterName(stack string) string {
 	return name
 }
 
+// clusterName is the kind cluster of stack under p's Options.Instance.
+func (p *Provider) clusterName(stack string) string {
+	if p.opts.Instance != "" {
+		return ClusterName(stack + "-" + p.opts.Instance)
+	}
+	return ClusterName(stack)
+}
+
 // dir is the state directory of the kind cluster called name.
 func (p *Provider) dir(name string) string {
 	return filepath.Join(p.opts.StateDir, "clusters", name)
@@ -298,7 +310,7 @@ func (p *Provider) writeState(st *state) error {
 // ports are claimed before kind is asked for anything: a fixed one that
 // another stack holds is a *PortConflictError and no cluster is created.
 func (p *Provider) Ensure(ctx context.Context, name string) (cluster.Cluster, bool, error) {
-	kname := ClusterName(name)
+	kname := p.clusterName(name)
 	found, err := p.exists(kname)
 	if err != nil {
 		return nil, false, err
@@ -463,7 +475,7 @@ func (p *Provider) abortCreate(kname, kubeconfig string, done <-chan error) {
 // the cluster Ensure creates maps. A fixed port another stack holds or
 // uses is a *PortConflictError. Close lets the claims go.
 func (p *Provider) ClaimPorts(ctx context.Context, name string) (map[string]int, error) {
-	kname := ClusterName(name)
+	kname := p.clusterName(name)
 	p.mu.Lock()
 	c := p.claimed[kname]
 	p.mu.Unlock()
@@ -630,7 +642,7 @@ func (p *Provider) Close() error {
 // Find returns the running kind cluster of stack name: an error wrapping
 // cluster.ErrNotFound when there is none.
 func (p *Provider) Find(ctx context.Context, name string) (cluster.Cluster, error) {
-	kname := ClusterName(name)
+	kname := p.clusterName(name)
 	found, err := p.exists(kname)
 	if err != nil {
 		return nil, err
@@ -656,7 +668,7 @@ func (p *Provider) Find(ctx context.Context, name string) (cluster.Cluster, erro
 // its port claims; an error wrapping cluster.ErrNotFound when there is no
 // such cluster (what a vanished one left is removed all the same).
 func (p *Provider) Delete(ctx context.Context, name string) error {
-	kname := ClusterName(name)
+	kname := p.clusterName(name)
 	found, err := p.exists(kname)
 	if err != nil {
 		return err
@@ -684,7 +696,7 @@ func (p *Provider) Delete(ctx context.Context, name string) error {
 // dir: per node, the journal, the kubelet's and containerd's logs,
 // /var/log with every pod's container logs, and the images present.
 func (p *Provider) ExportNodeLogs(ctx context.Context, name, dir string) error {
-	kname := ClusterName(name)
+	kname := p.clusterName(name)
 	found, err := p.exists(kname)
 	if err != nil {
 		return err
