@@ -409,7 +409,7 @@ func TestUpReportsAndRerun(t *testing.T) {
 	if _, err := os.Stat(kubeconfig); err != nil {
 		t.Errorf("kubeconfig: %v", err)
 	}
-	if procs := procsMentioning(state); len(procs) < 6 {
+	if procs := testenv.ProcsMentioning(state); len(procs) < 6 {
 		t.Errorf("%d processes mention the state dir while the stack runs, want the 6 of the control plane:\n%s", len(procs), strings.Join(procs, "\n"))
 	}
 
@@ -538,7 +538,7 @@ func TestUpReportsAndRerun(t *testing.T) {
 	if left := clusterDirs(t, state); len(left) > 0 {
 		t.Errorf("clusters left after down: %q", left)
 	}
-	if procs := procsMentioning(state); len(procs) > 0 {
+	if procs := testenv.ProcsMentioning(state); len(procs) > 0 {
 		t.Errorf("processes left after down:\n%s", strings.Join(procs, "\n"))
 	}
 
@@ -561,7 +561,7 @@ func TestUpReportsAndRerun(t *testing.T) {
 		if left := clusterDirs(t, state); len(left) > 0 {
 			t.Errorf("clusters left after a run whose report failed: %q", left)
 		}
-		if procs := procsMentioning(state); len(procs) > 0 {
+		if procs := testenv.ProcsMentioning(state); len(procs) > 0 {
 			t.Errorf("processes left after a run whose report failed:\n%s", strings.Join(procs, "\n"))
 		}
 	}
@@ -633,7 +633,7 @@ func TestUpFailFastAndTeardown(t *testing.T) {
 	if r := run(t, state, "cluster", "list"); r.code != 0 || strings.Contains(r.stdout, "failfast") {
 		t.Errorf("cluster list: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	if procs := procsMentioning(state); len(procs) > 0 {
+	if procs := testenv.ProcsMentioning(state); len(procs) > 0 {
 		t.Errorf("processes left after a failed run:\n%s", strings.Join(procs, "\n"))
 	}
 }
@@ -663,7 +663,7 @@ func TestUpInterrupt(t *testing.T) {
 	if rep := readReport(t, reportPath); rep.Result != "interrupted" {
 		t.Errorf("report result %q, want interrupted", rep.Result)
 	}
-	if procs := procsMentioning(state); len(procs) > 0 {
+	if procs := testenv.ProcsMentioning(state); len(procs) > 0 {
 		t.Errorf("processes left after Ctrl-C:\n%s", strings.Join(procs, "\n"))
 	}
 	if left := clusterDirs(t, state); len(left) > 0 {
@@ -714,7 +714,7 @@ func TestUpClusterDies(t *testing.T) {
 	if !strings.Contains(r.stderr, "kube-apiserver (pid "+itoa(c.Procs[i].PID)+") exited") || !strings.Contains(r.stderr, "last lines of") {
 		t.Errorf("stderr does not name the dead process with its log:\n%s", r.stderr)
 	}
-	if procs := procsMentioning(state); len(procs) > 0 {
+	if procs := testenv.ProcsMentioning(state); len(procs) > 0 {
 		t.Errorf("processes left:\n%s", strings.Join(procs, "\n"))
 	}
 	if left := clusterDirs(t, state); len(left) > 0 {
@@ -825,7 +825,7 @@ func TestUpTimeout(t *testing.T) {
 	if left := clusterDirs(t, state); len(left) > 0 {
 		t.Errorf("clusters left after a timeout: %q", left)
 	}
-	if procs := procsMentioning(state); len(procs) > 0 {
+	if procs := testenv.ProcsMentioning(state); len(procs) > 0 {
 		t.Errorf("processes left after a timeout:\n%s", strings.Join(procs, "\n"))
 	}
 
@@ -1001,26 +1001,6 @@ func clusterDirs(t *testing.T, state string) []string {
 		names = append(names, e.Name())
 	}
 	return names
-}
-
-// procsMentioning lists the live processes whose command line mentions dir,
-// as "PID: command line". Every process of a sim cluster names a file in
-// its state directory.
-func procsMentioning(dir string) []string {
-	entries, _ := os.ReadDir("/proc")
-	var out []string
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		data, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil || !bytes.Contains(data, []byte(dir)) || !alive(pid) {
-			continue
-		}
-		out = append(out, e.Name()+": "+strings.ReplaceAll(strings.TrimRight(string(data), "\x00"), "\x00", " "))
-	}
-	return out
 }
 
 // background is a testbed command running in the background, whose stderr

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -80,7 +79,7 @@ func TestEphemeral(t *testing.T) {
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		_, err := os.Stat(dir)
-		procs := procsUnder(state)
+		procs := testenv.ProcsMentioning(state)
 		if os.IsNotExist(err) && len(procs) == 0 {
 			return
 		}
@@ -89,29 +88,4 @@ func TestEphemeral(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-}
-
-// procsUnder lists live processes whose command line mentions dir.
-func procsUnder(dir string) []string {
-	entries, _ := os.ReadDir("/proc")
-	var out []string
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil || !bytes.Contains(cmdline, []byte(dir)) {
-			continue
-		}
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		if i := bytes.LastIndexByte(stat, ')'); i > 0 && i+2 < len(stat) && (stat[i+2] == 'Z' || stat[i+2] == 'X') {
-			continue // exited, not yet reaped
-		}
-		out = append(out, e.Name())
-	}
-	return out
 }

@@ -63,46 +63,39 @@ func (r *run) builds(img stack.Image) bool {
 }
 
 // usedImages are the images some component uses, in the stack's order.
-func (r *run) usedImages() []stack.Image {
-	return r.plan.usedImages()
-}
+func (r *run) usedImages() []stack.Image { return r.plan.used }
 
-// usedImages are the images some component uses (see componentImages), in
-// the stack's order.
-func (p *Plan) usedImages() []stack.Image {
+// resolveImageUse records, once per plan, the images each component's
+// apply waits for: those it lists in images, and those its manifests refer
+// to (${image:NAME}, found by the reference it resolved to), so that no
+// pod asks for an image before it is on the node; and the images some
+// component uses, in the stack's order.
+func (p *Plan) resolveImageUse() {
+	p.imagesOf = map[string][]string{}
 	used := map[string]bool{}
 	for _, c := range p.Stack.Spec.Components {
-		for _, n := range p.componentImages(&c) {
+		names := append([]string(nil), c.Images...)
+		var text strings.Builder
+		for _, d := range p.docs[c.Name] {
+			if data, err := json.Marshal(d.Object); err == nil {
+				text.Write(data)
+			}
+		}
+		for _, img := range p.Stack.Spec.Images {
+			if ref := p.vars.Images[img.Name]; ref != "" && !slices.Contains(names, img.Name) && strings.Contains(text.String(), `"`+ref+`"`) {
+				names = append(names, img.Name)
+			}
+		}
+		p.imagesOf[c.Name] = names
+		for _, n := range names {
 			used[n] = true
 		}
 	}
-	var out []stack.Image
 	for _, img := range p.Stack.Spec.Images {
 		if used[img.Name] {
-			out = append(out, img)
+			p.used = append(p.used, img)
 		}
 	}
-	return out
-}
-
-// componentImages are the images c's apply waits for: those it lists in
-// images, and those its manifests refer to (${image:NAME}, found by the
-// reference it resolved to), so that no pod asks for an image before it
-// is on the node.
-func (p *Plan) componentImages(c *stack.Component) []string {
-	names := append([]string(nil), c.Images...)
-	var text strings.Builder
-	for _, d := range p.docs[c.Name] {
-		if data, err := json.Marshal(d.Object); err == nil {
-			text.Write(data)
-		}
-	}
-	for _, img := range p.Stack.Spec.Images {
-		if ref := p.vars.Images[img.Name]; ref != "" && !slices.Contains(names, img.Name) && strings.Contains(text.String(), `"`+ref+`"`) {
-			names = append(names, img.Name)
-		}
-	}
-	return names
 }
 
 // needsTool reports whether the run builds or loads any image.

@@ -26,11 +26,16 @@ import (
 // docker, the deploy against a real API server.
 type loadingSim struct {
 	*sim.Provider
-	t        *testing.T
-	mu       sync.Mutex
-	loads    map[string]time.Time // ref -> when LoadImage was called
-	ensured  time.Time            // when Ensure returned
-	localIDs func(ref string) (string, error)
+	tool    *image.Tool
+	mu      sync.Mutex
+	loads   map[string]time.Time // ref -> when LoadImage was called
+	ensured time.Time            // when Ensure returned
+}
+
+// newLoadingSim is a loadingSim keeping its clusters in state, asking tool
+// which images the local engine has.
+func newLoadingSim(t *testing.T, tool *image.Tool, state string) *loadingSim {
+	return &loadingSim{Provider: sim.New(sim.Options{StateDir: state, Assets: testenv.Assets(t)}), tool: tool}
 }
 
 func (p *loadingSim) Ensure(ctx context.Context, name string) (cluster.Cluster, bool, error) {
@@ -48,7 +53,7 @@ func (p *loadingSim) LoadImage(ctx context.Context, name, ref string) (cluster.L
 		p.loads = map[string]time.Time{}
 	}
 	p.loads[ref] = time.Now()
-	if _, err := p.localIDs(ref); err != nil {
+	if _, err := p.tool.ImageID(ctx, ref); err != nil {
 		return cluster.Load{}, cluster.ErrNoLocalImage
 	}
 	return cluster.Load{Ref: ref, Loaded: []string{"node"}}, nil
@@ -115,10 +120,8 @@ spec:
 // builds nothing (inputs unchanged).
 func TestBuildsAndLoads(t *testing.T) {
 	tool := dockerOrSkip(t)
-	assets := testenv.Assets(t)
 	s := imageStack(t, false)
-	p := &loadingSim{Provider: sim.New(sim.Options{StateDir: t.TempDir(), Assets: assets}), t: t,
-		localIDs: func(ref string) (string, error) { return tool.ImageID(context.Background(), ref) }}
+	p := newLoadingSim(t, tool, t.TempDir())
 	var mu sync.Mutex
 	var events []Event
 	opts := Options{provider: p, DiagDir: t.TempDir(), OnEvent: func(ev Event) {
@@ -257,11 +260,9 @@ func TestBuildsAndLoads(t *testing.T) {
 // diagnostics directory, and the cluster the run created is removed.
 func TestBuildFailure(t *testing.T) {
 	tool := dockerOrSkip(t)
-	assets := testenv.Assets(t)
 	s := imageStack(t, true)
 	state := t.TempDir()
-	p := &loadingSim{Provider: sim.New(sim.Options{StateDir: state, Assets: assets}), t: t,
-		localIDs: func(ref string) (string, error) { return tool.ImageID(context.Background(), ref) }}
+	p := newLoadingSim(t, tool, state)
 	diag := t.TempDir()
 	_, err := Up(context.Background(), s, Options{provider: p, DiagDir: diag})
 	plan, _ := NewPlan(s, Options{provider: p})
@@ -285,10 +286,8 @@ func TestBuildFailure(t *testing.T) {
 // every load, then the deploy.
 func TestStrictPhases(t *testing.T) {
 	tool := dockerOrSkip(t)
-	assets := testenv.Assets(t)
 	s := imageStack(t, false)
-	p := &loadingSim{Provider: sim.New(sim.Options{StateDir: t.TempDir(), Assets: assets}), t: t,
-		localIDs: func(ref string) (string, error) { return tool.ImageID(context.Background(), ref) }}
+	p := newLoadingSim(t, tool, t.TempDir())
 	var mu sync.Mutex
 	var events []Event
 	env, err := Up(context.Background(), s, Options{provider: p, Phases: PhasesStrict, DiagDir: t.TempDir(), OnEvent: func(ev Event) {

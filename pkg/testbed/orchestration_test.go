@@ -24,7 +24,6 @@ type fakeProvider struct {
 	ensureErr  error
 	exists     bool       // a cluster of the stack's name runs already
 	dies       chan error // the cluster's Monitor returns what it receives
-	simulated  bool
 	mu         sync.Mutex
 	deleted    []string
 	prepared   bool

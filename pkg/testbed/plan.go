@@ -36,9 +36,13 @@ type Plan struct {
 	LowerBound   *float64
 	CriticalPath []string
 
-	provider   cluster.Provider
-	vars       stack.Vars
-	docs       map[string][]stack.Document
+	provider cluster.Provider
+	vars     stack.Vars
+	docs     map[string][]stack.Document
+	// imagesOf: the images each component waits for; used: the images
+	// some component uses (see resolveImageUse).
+	imagesOf   map[string][]string
+	used       []stack.Image
 	kustomized map[string]bool
 }
 
@@ -143,8 +147,9 @@ func newPlan(ctx context.Context, s *stack.Stack, opts Options, emit func(Event)
 		p.LowerBound, p.CriticalPath = &lb, path
 	}
 	p.ApplyFirst = applyFirst(s, p.docs)
+	p.resolveImageUse()
 	used := map[string]bool{}
-	for _, img := range p.usedImages() {
+	for _, img := range p.used {
 		used[img.Name] = true
 	}
 	for _, img := range s.Spec.Images {

@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"k8s.io/client-go/rest"
@@ -400,5 +399,3 @@ func diagDir(opts Options, s *stack.Stack, run string) string {
 	}
 	return filepath.Join(os.TempDir(), "testbed-diagnostics", s.Metadata.Name+"-"+run)
 }
-
-func join(names []string) string { return strings.Join(names, ", ") }

@@ -135,8 +135,7 @@ func Up(ctx context.Context, s *stack.Stack, opts Options) (*Env, error) {
 		r.mu.Lock()
 		r.died = err
 		r.mu.Unlock()
-		first, _, _ := strings.Cut(err.Error(), "\n")
-		r.emit(Event{State: StateCluster, Detail: "the cluster stopped working: " + strings.TrimSuffix(first, ":"), At: time.Now()})
+		r.emit(Event{State: StateCluster, Detail: "the cluster stopped working: " + strings.TrimSuffix(firstLine(err.Error()), ":"), At: time.Now()})
 		cancelCause(err)
 	}
 
@@ -239,7 +238,7 @@ func (r *run) graph() (*engine.Graph, error) {
 	for i := range r.s.Spec.Components {
 		c := &r.s.Spec.Components[i]
 		deps := []engine.NodeID{clusterID}
-		for _, img := range r.plan.componentImages(c) {
+		for _, img := range r.plan.imagesOf[c.Name] {
 			if loaded[img] {
 				deps = append(deps, loadID(img))
 			}
