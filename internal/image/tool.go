@@ -247,16 +247,10 @@ func (t *Tool) buildArgs(s Spec, ref, iidfile string) []string {
 	return append(args, s.Context)
 }
 
-// cancel returns how a canceled build is stopped. Killing the docker CLI
-// is enough: the daemon ends a build whose client went away. podman runs
-// the build itself, and a RUN step's processes outlive podman's death:
-// they run under podman's child (buildah-oci-runtime), in a session of
-// their own. So the processes under podman's children are killed: the
-// step fails, and podman removes its working containers and exits. (Asking
-// buildah-oci-runtime to stop them is not enough: a signal that comes
-// right after the step started kills it before it listens.) With no step
-// running, podman's children, else podman itself, are asked to stop;
-// WaitDelay later, os/exec kills podman.
+// cancel returns how a canceled build is stopped. For docker, killing the
+// CLI is enough (the daemon ends a build whose client left). podman runs
+// the build itself and a RUN step's processes outlive it, so the processes
+// under podman's children are killed: the step fails and podman cleans up.
 func (t *Tool) cancel(cmd *exec.Cmd) func() error {
 	if t.name != Podman {
 		return func() error { return cmd.Process.Kill() }

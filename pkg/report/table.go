@@ -20,16 +20,9 @@ import (
 //	datastorage  -        -       -         skipped
 //	critical path: postgresql → migrations (21.4 s; lower bound 21.0 s)
 //
-// When r has images, a second table follows, after a blank line: one row
-// per image with how long its build and its load took ("unchanged" for a
-// build that was not redone, "-" for what was not done), its status and
-// its reference, then the reason of each image that has one:
-//
-//	IMAGE     BUILD      LOAD   STATUS  REF
-//	api       12.3 s     2.5 s  ready   testbed.local/shop/api:3f9a1c2b
-//	worker    unchanged  0.3 s  ready   testbed.local/shop/worker:77e0d4aa
-//	frontend  9.6 s      -      failed  testbed.local/shop/frontend:0c1d2e3f
-//	frontend failed: image frontend: docker build: exit status 1
+// When r has images, a second table follows: per image, its build and
+// load times ("unchanged", or "-" for what was not done), status and
+// reference, then each image's reason.
 //
 // It uses no colour. Control characters in names and reasons are replaced
 // by spaces, so every row stays on one line.
