@@ -7,6 +7,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"k8s.io/client-go/rest"
@@ -127,4 +128,51 @@ type PortClaimer interface {
 type ContainerRuntime interface {
 	// Runtime returns the tool's name, "docker" or "podman".
 	Runtime() string
+}
+
+// Event is one step of a cluster's life (creating, reusing, deleting), for
+// progress output.
+type Event struct {
+	Cluster string
+	Message string
+	Elapsed time.Duration
+}
+
+// WatchAPI is the loop of a Monitor: every min(1 s, grace/4) it runs check
+// (nil: none), which ends the watch at once with its error, then probe,
+// whose failures end it once they have lasted grace with no success
+// between. It returns nil when ctx ends first.
+func WatchAPI(ctx context.Context, grace time.Duration, check, probe func(context.Context) error) error {
+	every := min(time.Second, grace/4)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	var silent time.Time // since when probe has failed
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		if check != nil {
+			if err := check(ctx); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
+			}
+		}
+		pctx, cancel := context.WithTimeout(ctx, 2*every)
+		err := probe(pctx)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case err == nil:
+			silent = time.Time{}
+		case silent.IsZero():
+			silent = time.Now()
+		case time.Since(silent) >= grace:
+			return fmt.Errorf("API server has not answered for %s: %w", grace.Round(time.Second), err)
+		}
+	}
 }

@@ -11,6 +11,8 @@ import (
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/kubetestbed/testbed/internal/cluster"
 )
 
 // Cluster is a running kind cluster.
@@ -128,41 +130,19 @@ func (c *Cluster) Monitor(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("kind cluster %s: list nodes: %w", c.name, err)
 	}
-	grace := c.p.opts.Grace
-	every := min(time.Second, grace/4)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	var silent time.Time // since when the API server has not answered
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
+	running := func(ctx context.Context) error {
 		for _, n := range nodes {
 			if err := c.nodeRunning(ctx, n.Name()); err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				return fmt.Errorf("kind cluster %s: %w", c.name, err)
+				return err
 			}
 		}
-		pctx, cancel := context.WithTimeout(ctx, 2*every)
-		err := c.p.probe(pctx, c.kubeconfig)
-		cancel()
-		if ctx.Err() != nil {
-			return nil
-		}
-		if err == nil {
-			silent = time.Time{}
-			continue
-		}
-		if silent.IsZero() {
-			silent = time.Now()
-		} else if time.Since(silent) >= grace {
-			return fmt.Errorf("kind cluster %s: API server has not answered for %s: %w", c.name, grace.Round(time.Second), err)
-		}
+		return nil
 	}
+	probe := func(ctx context.Context) error { return c.p.probe(ctx, c.kubeconfig) }
+	if err := cluster.WatchAPI(ctx, c.p.opts.Grace, running, probe); err != nil {
+		return fmt.Errorf("kind cluster %s: %w", c.name, err)
+	}
+	return nil
 }
 
 // unhealthy says why a cluster that exists does not work.

@@ -95,11 +95,7 @@ type Port struct {
 }
 
 // Event is one step of a cluster's life, for progress output.
-type Event struct {
-	Cluster string
-	Message string
-	Elapsed time.Duration
-}
+type Event = cluster.Event
 
 // Provider creates, finds and deletes kind clusters through kind's
 // library, one per stack, and loads images into their nodes.

@@ -124,28 +124,8 @@ func (c *Cluster) probe(ctx context.Context) error {
 // Monitor returns an error once the API server has not answered for the
 // grace period; nil when ctx ends first.
 func (c *Cluster) Monitor(ctx context.Context) error {
-	interval := min(time.Second, c.grace/4)
-	var since time.Time
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-		pctx, cancel := context.WithTimeout(ctx, interval*2)
-		err := c.probe(pctx)
-		cancel()
-		switch {
-		case ctx.Err() != nil:
-			return nil
-		case err == nil:
-			since = time.Time{}
-		case since.IsZero():
-			since = time.Now()
-		case time.Since(since) >= c.grace:
-			return fmt.Errorf("kubeconfig cluster: API server %s has not answered for %s: %w", c.cfg.Host, c.grace.Round(time.Second), err)
-		}
+	if err := cluster.WatchAPI(ctx, c.grace, nil, c.probe); err != nil {
+		return fmt.Errorf("kubeconfig cluster %s: %w", c.cfg.Host, err)
 	}
+	return nil
 }

@@ -64,11 +64,7 @@ type Options struct {
 }
 
 // Event is one step of a cluster's life, for progress output.
-type Event struct {
-	Cluster string
-	Message string
-	Elapsed time.Duration
-}
+type Event = cluster.Event
 
 // Provider creates, lists and deletes sim clusters: a real control plane
 // (etcd, kube-apiserver, kube-controller-manager, kube-scheduler) and kwok's
