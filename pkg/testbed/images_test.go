@@ -89,7 +89,7 @@ func imageStack(t *testing.T, failing bool) *stack.Stack {
 	if failing {
 		second = "FROM scratch\nCOPY msg.txt /worker.txt\nCOPY missing.txt /missing.txt\n"
 	}
-	write("worker/msg.txt", "worker\n")
+	write("worker/msg.txt", "worker "+t.Name()+"\n") // no image shared with another test
 	write("worker/Dockerfile", second)
 	write("testbed.yaml", `apiVersion: testbed.dev/v1alpha1
 kind: Stack
