@@ -28,6 +28,9 @@ var src embed.FS
 
 // Event reports the progress of a build.
 type Event struct {
+	// Target is what is being built: "" for the sim assets, "kind node
+	// image" for BuildNodeImage's own steps.
+	Target string
 	// Step names what is being done: "lock", "kubernetes", "etcd", "kwok", "done".
 	Step string
 	// Phase is where a build step is: PhaseDownload, PhaseCompile or

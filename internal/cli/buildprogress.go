@@ -32,7 +32,11 @@ func newBuildRenderer(w io.Writer, tty bool) *buildRenderer {
 
 // Event shows ev, or skips it in a log when the last line is recent.
 func (r *buildRenderer) Event(ev assets.Event) {
-	line := fmt.Sprintf("sim assets: %s, %s", ev.Message, ev.Elapsed.Round(time.Second))
+	target := ev.Target
+	if target == "" {
+		target = "sim assets"
+	}
+	line := fmt.Sprintf("%s: %s, %s", target, ev.Message, ev.Elapsed.Round(time.Second))
 	changed := ev.Step != r.step || ev.Phase != r.phase
 	newStep := ev.Step != r.step
 	r.step, r.phase = ev.Step, ev.Phase

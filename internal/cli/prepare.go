@@ -26,7 +26,7 @@ func (p *prepareProgress) event(ev testbed.Event) {
 		return
 	}
 	pp := ev.Prepare
-	p.r.Event(assets.Event{Step: pp.Step, Phase: pp.Phase, Message: ev.Detail, Done: pp.Done, Total: pp.Total, Elapsed: pp.Elapsed})
+	p.r.Event(assets.Event{Target: pp.Target, Step: pp.Step, Phase: pp.Phase, Message: ev.Detail, Done: pp.Done, Total: pp.Total, Elapsed: pp.Elapsed})
 	if pp.Step == "done" {
 		p.r.Close()
 	}

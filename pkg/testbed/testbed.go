@@ -158,6 +158,9 @@ func (o *ObjectEvent) String() string {
 // PrepareProgress is how far the provider's preparation (building the sim
 // control plane) has come.
 type PrepareProgress struct {
+	// Target is what is being built: "" for the sim control plane, "kind
+	// node image" for testbed's kind node image.
+	Target string
 	// Step names what is being built ("kubernetes", "etcd", "kwok"), or
 	// "lock" while another process builds, or "done".
 	Step string
@@ -327,7 +330,7 @@ func newSim(opts Options, emit func(Event)) *sim.Provider {
 		Resolve: func(ctx context.Context) (*assets.Set, error) {
 			set, err := assets.Resolve(ctx, opts.BinDir, assets.BuildOptions{CacheDir: opts.AssetsDir, Progress: func(ev assets.Event) {
 				emit(Event{State: StatePrepare, Detail: ev.Message, At: time.Now(),
-					Prepare: &PrepareProgress{Step: ev.Step, Phase: ev.Phase, Done: ev.Done, Total: ev.Total, Elapsed: ev.Elapsed}})
+					Prepare: &PrepareProgress{Target: ev.Target, Step: ev.Step, Phase: ev.Phase, Done: ev.Done, Total: ev.Total, Elapsed: ev.Elapsed}})
 			}}, func() {
 				emit(Event{State: StatePrepare, Detail: "building the sim control plane once from the Go module proxy (about 10 minutes on 2 cores) into " + opts.AssetsDir, At: time.Now()})
 			})
@@ -367,6 +370,14 @@ func newKind(s *stack.Stack, opts Options, emit func(Event)) (cluster.Provider, 
 		ExtraConfig: s.Spec.Cluster.Kind.Config,
 		Progress: func(ev kind.Event) {
 			emit(Event{State: StateCluster, Detail: ev.Message, At: time.Now()})
+		},
+		// Where kind's node image cannot be pulled, testbed's own is built
+		// (once) from the Go module proxy and Debian's packages.
+		DefaultNodeImage: func(ctx context.Context) (string, error) {
+			return assets.EnsureNodeImage(ctx, assets.NodeOptions{CacheDir: opts.AssetsDir, Docker: tool.Name(), Progress: func(ev assets.Event) {
+				emit(Event{State: StatePrepare, Detail: ev.Message, At: time.Now(),
+					Prepare: &PrepareProgress{Target: ev.Target, Step: ev.Step, Phase: ev.Phase, Done: ev.Done, Total: ev.Total, Elapsed: ev.Elapsed}})
+			}})
 		},
 	}
 	for _, m := range s.Spec.Cluster.Kind.Mounts {

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"sigs.k8s.io/kind/pkg/apis/config/defaults"
+
 	"github.com/kubetestbed/testbed/internal/cluster"
 )
 
@@ -56,8 +58,13 @@ type Options struct {
 	// coexist (runs with their own state directories): the cluster is
 	// named after the stack and it.
 	Instance string
-	// NodeImage is the kind node image; empty: kind's default.
+	// NodeImage is the kind node image; empty: kind's default when the
+	// engine has it, otherwise what DefaultNodeImage returns.
 	NodeImage string
+	// DefaultNodeImage, if set, returns the node image to use when
+	// NodeImage is empty and kind's default image is not in the local
+	// store (kind would pull it): testbed's node image, built offline.
+	DefaultNodeImage func(ctx context.Context) (string, error)
 	// Mounts are host directories mounted into the node.
 	Mounts []Mount
 	// ExtraConfig is raw kind config YAML (kind.x-k8s.io/v1alpha4 Cluster)
@@ -106,6 +113,9 @@ type Provider struct {
 	ports *locker
 	// probe asks a cluster's API server whether it answers.
 	probe func(ctx context.Context, kubeconfig string) error
+
+	// imageMu serialises settling an empty NodeImage.
+	imageMu sync.Mutex
 
 	mu   sync.Mutex
 	held map[string][]*portLock // by cluster name
@@ -219,6 +229,36 @@ func (p *Provider) Prepare(ctx context.Context) error {
 	if err := p.eng.Check(ctx); err != nil {
 		return fmt.Errorf("kind provider needs %s: %w", p.eng.Name(), err)
 	}
+	msg, err := ensurePrivileged(ctx, p.eng, filepath.Join(p.opts.StateDir, "bin"))
+	if err != nil {
+		return fmt.Errorf("kind provider: %w", err)
+	}
+	if msg != "" {
+		p.progress("", msg, 0)
+	}
+	return p.resolveNodeImage(ctx)
+}
+
+// resolveNodeImage settles an empty NodeImage: kind's default when the
+// engine has it, else DefaultNodeImage's.
+func (p *Provider) resolveNodeImage(ctx context.Context) error {
+	p.imageMu.Lock()
+	defer p.imageMu.Unlock()
+	if p.opts.NodeImage != "" || p.opts.DefaultNodeImage == nil {
+		return nil
+	}
+	_, err := p.eng.ImageID(ctx, defaults.Image)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, ErrNoLocalImage) {
+		return fmt.Errorf("kind provider: look for kind's node image %s: %w", defaults.Image, err)
+	}
+	img, err := p.opts.DefaultNodeImage(ctx)
+	if err != nil {
+		return fmt.Errorf("kind provider: kind's node image %s is not in %s's image store, and testbed's own node image: %w", defaults.Image, p.eng.Name(), err)
+	}
+	p.opts.NodeImage = img
 	return nil
 }
 
@@ -391,6 +431,9 @@ func (p *Provider) reusable(kname string) (*state, error) {
 // create claims the ports and creates the cluster. On failure, or when ctx
 // ends, it removes what it made and lets the ports go.
 func (p *Provider) create(ctx context.Context, stack, kname string) (c *Cluster, err error) {
+	if err := p.resolveNodeImage(ctx); err != nil {
+		return nil, err
+	}
 	// Bad ports or a bad extra config fail before a port is claimed.
 	if err := checkPorts(p.opts.Ports); err != nil {
 		return nil, fmt.Errorf("kind cluster %s: %w", kname, err)
