@@ -214,6 +214,21 @@ func TestGoImageBuildFailure(t *testing.T) {
 	}
 }
 
+// A run that would build a go image without a go command to build it
+// with stops before it starts, saying so.
+func TestGoImageWithoutGo(t *testing.T) {
+	s := goImageStack(t, "nogo", goMain)
+	p := &loaderFake{fakeProvider: &fakeProvider{t: t}}
+	missing := filepath.Join(t.TempDir(), "go")
+	env, err := Up(context.Background(), s, Options{provider: p, GoCommand: missing, StateDir: t.TempDir(), DiagDir: t.TempDir()})
+	if KindOf(err) != KindInfra || !strings.Contains(err.Error(), "image api is built from Go package ./cmd/api, and there is no go command to build it: exec: \""+missing+"\"") {
+		t.Fatalf("Up = %v; want an infrastructure failure naming the go command", err)
+	}
+	if env == nil || env.Report.Reason == "" || !p.ensureTime.IsZero() {
+		t.Errorf("env %+v; cluster ensured at %v: want a report and no cluster", env, p.ensureTime)
+	}
+}
+
 // A go image on a provider that loads images, for real: compiled, built
 // FROM scratch and tagged by the binary's hash, loaded under that tag, and
 // named by it in what the components apply and in the run step's argv; a

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -212,6 +213,24 @@ func (r *run) load(ctx context.Context, img stack.Image) error {
 type imageState struct {
 	ref       string
 	unchanged bool
+}
+
+// findGo checks, before the bring-up's clock starts, that a run that
+// builds a go image has the go command to build it with.
+func (r *run) findGo() error {
+	used := r.usedImages()
+	i := slices.IndexFunc(used, func(img stack.Image) bool { return img.Go != nil && r.builds(img) })
+	if i < 0 {
+		return nil
+	}
+	goCmd := r.opts.GoCommand
+	if goCmd == "" {
+		goCmd = "go"
+	}
+	if _, err := exec.LookPath(goCmd); err != nil {
+		return &Error{Kind: KindInfra, Err: fmt.Errorf("image %s is built from Go package %s, and there is no go command to build it: %w", used[i].Name, used[i].Go.Package, err)}
+	}
+	return nil
 }
 
 // imageRef is the reference of image name in this run: the one its build

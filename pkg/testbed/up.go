@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -677,18 +676,8 @@ func (r *run) prepare(ctx context.Context) error {
 	if !r.needsTool() {
 		return nil
 	}
-	for _, img := range r.usedImages() {
-		if img.Go == nil || !r.builds(img) {
-			continue
-		}
-		goCmd := r.opts.GoCommand
-		if goCmd == "" {
-			goCmd = "go"
-		}
-		if _, err := exec.LookPath(goCmd); err != nil {
-			return &Error{Kind: KindInfra, Err: fmt.Errorf("image %s is built from Go package %s, and the go command cannot be found: %w", img.Name, img.Go.Package, err)}
-		}
-		break
+	if err := r.findGo(); err != nil {
+		return err
 	}
 	name := r.opts.ContainerTool
 	if rt, ok := r.provider.(cluster.ContainerRuntime); ok {
