@@ -95,19 +95,31 @@ func freeHostPort(t *testing.T) int {
 
 func TestKindPlan(t *testing.T) {
 	needDocker(t)
-	file := writeKindStack(t, "kindplan", "{name: app, context: .}", "auto")
-	state := t.TempDir()
-	r := run(t, state, "plan", "-f", file)
-	if r.code != 0 {
-		t.Fatalf("plan: exit %d\n%s%s", r.code, r.stdout, r.stderr)
-	}
-	for _, want := range []string{"provider kind", "built, then loaded into the cluster"} {
-		if !strings.Contains(r.stdout, want) {
-			t.Errorf("plan's output lacks %q:\n%s", want, r.stdout)
-		}
-	}
-	if left := kindLeftovers(t, state); len(left) > 0 {
-		t.Errorf("plan left %q in the state directory", left)
+	for _, tc := range []struct {
+		name, image string
+		want        []string
+	}{
+		{"dockerfile image", "{name: app, context: .}", []string{"built, then loaded into the cluster"}},
+		// A go image's tag hashes its binary: the plan says it is pending.
+		{"go image", "{name: app, go: {package: ./cmd/app}}", []string{"testbed.local/kindplan/app:pending-go-build",
+			"built with go build ./cmd/app into an image FROM scratch (its tag: the binary's hash, known once built), then loaded into the cluster"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			file := writeKindStack(t, "kindplan", tc.image, "auto")
+			state := t.TempDir()
+			r := run(t, state, "plan", "-f", file)
+			if r.code != 0 {
+				t.Fatalf("plan: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+			}
+			for _, want := range append([]string{"provider kind"}, tc.want...) {
+				if !strings.Contains(r.stdout, want) {
+					t.Errorf("plan's output lacks %q:\n%s", want, r.stdout)
+				}
+			}
+			if left := kindLeftovers(t, state); len(left) > 0 {
+				t.Errorf("plan left %q in the state directory", left)
+			}
+		})
 	}
 }
 

@@ -240,7 +240,7 @@ spec:
 		{name: "negative --build-concurrency", args: up("--build-concurrency", "-1"),
 			want: []string{`testbed: --build-concurrency -1: must not be negative`}},
 		{name: "target on a ref image", stack: edit("{name: app, ref: example/app:1}", "{name: app, ref: example/app:1, target: build}"),
-			want: []string{`testbed: FILE:7: images[0] "app": target applies only to built images, not to ref`}},
+			want: []string{`testbed: FILE:7: images[0] "app": target applies only to Dockerfile builds, not to ref`}},
 		{name: "unknown phases", args: up("--phases", "bogus"),
 			want: []string{`testbed: --phases "bogus": want overlap or strict`}},
 		{name: "--report in a missing directory", args: up("--report", "DIR/nope/r.json"),

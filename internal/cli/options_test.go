@@ -108,6 +108,7 @@ func TestUpOptions(t *testing.T) {
 		{name: "phases strict", args: []string{"--phases", "strict"}, want: with(func(o *testbed.Options) { o.Phases = testbed.PhasesStrict })},
 		{name: "container tool", args: []string{"--container-tool", "podman"}, want: with(func(o *testbed.Options) { o.ContainerTool = "podman" })},
 		{name: "build concurrency", args: []string{"--build-concurrency", "1"}, want: with(func(o *testbed.Options) { o.BuildConcurrency = 1 })},
+		{name: "go command", args: []string{"--go-command", "/opt/go1.26/bin/go"}, want: with(func(o *testbed.Options) { o.GoCommand = "/opt/go1.26/bin/go" })},
 		{name: "image overrides", args: []string{"--image", "api=reg.example/api:1", "--image", "db=postgres:16"},
 			want: with(func(o *testbed.Options) {
 				o.Images = map[string]string{"api": "reg.example/api:1", "db": "postgres:16"}

@@ -91,6 +91,7 @@ func newUpCmd(g *globals) *cobra.Command {
 	var diagDir string
 	var buildConc int
 	var images []string
+	var goCommand string
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Bring a stack up and return once every component is ready",
@@ -152,6 +153,7 @@ Exit codes: 0 ready, 1 a component failed or timed out, 2 invalid input,
 			opts.DiagDir = diagDir
 			opts.Phases = phases
 			opts.BuildConcurrency = buildConc
+			opts.GoCommand = goCommand
 			if len(overrides) > 0 {
 				opts.Images = overrides
 			}
@@ -253,6 +255,7 @@ Exit codes: 0 ready, 1 a component failed or timed out, 2 invalid input,
 	cmd.Flags().StringVar(&phases, "phases", testbed.PhasesOverlap, "overlap: build images while the cluster is created, load each as it is built; strict: every build, then the cluster, then every load, then the deploy")
 	cmd.Flags().IntVar(&buildConc, "build-concurrency", 0, "image builds at once (default: the number of CPUs; lower it if parallel builds crash the tool)")
 	cmd.Flags().StringArrayVar(&images, "image", nil, "use a prebuilt image for a stack image instead of building it: NAME=REF (repeatable)")
+	cmd.Flags().StringVar(&goCommand, "go-command", "", "the go command that compiles go images (spec.images[].go): a name looked up in PATH, or a path (default: go)")
 	cmd.Flags().IntVarP(&verbosity, "verbosity", "v", 0, "more progress detail (1: every object's readiness changes)")
 	return cmd
 }

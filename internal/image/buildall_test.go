@@ -258,6 +258,8 @@ func TestBuildErrorHint(t *testing.T) {
 		{"killed", &image.BuildError{Tool: "docker", Step: "Step 2/2 : RUN make", Err: exitError(t, -1)}, true},
 		{"podman: a step failed", &image.BuildError{Tool: "podman", Step: "STEP 2/3: RUN make", Tail: []string{`Error: building at STEP "RUN make": while running runtime: exit status 2`}, Err: exitError(t, 125)}, false},
 		{"podman's own error mid-step", &image.BuildError{Tool: "podman", Step: "STEP 2/3: COPY . /", Tail: []string{"Error: committing container: …"}, Err: exitError(t, 125)}, true},
+		{"go: a compile error", &image.BuildError{Tool: image.GoTool, Package: "./cmd/api", Tail: []string{"main.go:4:2: undefined: nope"}, Err: exitError(t, 1)}, false},
+		{"go: killed", &image.BuildError{Tool: image.GoTool, Package: "./cmd/api", Err: exitError(t, -1)}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := &fakeBuilder{do: func(_ context.Context, s image.Spec) (image.Result, error) {

@@ -12,6 +12,13 @@
 // rebuilt (Result.Unchanged), and a cluster that has it need not load it
 // again.
 //
+// A go image (Spec.Go) needs no Dockerfile, as ko's need none: go build
+// compiles its main package into a static linux binary (CGO_ENABLED=0,
+// -trimpath, -ldflags "-s -w"), and the image holds that binary alone,
+// FROM scratch, at /NAME, its entrypoint, run as user 65532. Its tag hashes
+// the binary, so it is known only once go build has run (go's build cache
+// makes that cheap for unchanged sources); Build returns it.
+//
 // BuildAll runs many builds at once, bounded, and stops at the first
 // failure, whose *BuildError names the image, the Dockerfile and the step
 // that failed, with the last lines of output and the path of the whole log:

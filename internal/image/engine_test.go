@@ -324,21 +324,92 @@ func TestBuildRealEngine(t *testing.T) {
 			t.Errorf("gamma after changing msg.txt: %+v, want a new tag", r)
 		}
 
-		for _, tc := range []struct{ ref, want string }{
-			{first[0].Ref, "hello from testbed: alpha\n"},
-			{third[2].Ref, "hello from testbed: gamma, changed\n"},
-		} {
-			args := []string{"run", "--rm", "--network", "none"}
-			if tool.Name() == image.Podman {
-				// podman sets the container's open-files and process limits
-				// to values this sandbox does not let it raise to
-				args = append(args, "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096")
+		runImage(t, tool, first[0].Ref, "hello from testbed: alpha\n")
+		runImage(t, tool, third[2].Ref, "hello from testbed: gamma, changed\n")
+	})
+}
+
+// runImage runs the image ref, without a network, and checks its output.
+func runImage(t *testing.T, tool *image.Tool, ref, want string) {
+	t.Helper()
+	args := []string{"run", "--rm", "--network", "none"}
+	if tool.Name() == image.Podman {
+		// podman sets the container's open-files and process limits
+		// to values this sandbox does not let it raise to
+		args = append(args, "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096")
+	}
+	out, err := exec.CommandContext(t.Context(), tool.Program(), append(args, ref)...).CombinedOutput()
+	if err != nil || string(out) != want {
+		t.Errorf("%s run --rm %s: %q, %v; want %q", tool.Name(), ref, out, err, want)
+	}
+}
+
+// goModule writes a Go module with a main package in cmd/api that prints
+// main.version (-ldflags -X) and whether it was built with the tag e2e.
+func goModule(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"go.mod":          "module shop\n\ngo 1.22\n",
+		"cmd/api/main.go": "package main\n\nimport \"fmt\"\n\nvar version, tag = \"dev\", \"none\"\n\nfunc main() { fmt.Printf(\"api %s, tag %s\\n\", version, tag) }\n",
+		"cmd/api/e2e.go":  "//go:build e2e\n\npackage main\n\nfunc init() { tag = \"e2e\" }\n",
+	})
+	return dir
+}
+
+// TestGoBuildRealEngine builds a Go main package into an image on the real
+// engine, runs it, and builds it again: unchanged while its binary is.
+func TestGoBuildRealEngine(t *testing.T) {
+	engines(t, func(t *testing.T, tool *image.Tool) {
+		run := newEngineRun(t, tool)
+		spec := image.Spec{Stack: run.stack, Name: "api", Go: &image.GoBuild{
+			Package: "./cmd/api", Dir: goModule(t), LDFlags: "-X main.version=e2e", Tags: []string{"e2e"},
+		}}
+		build := func(t *testing.T, s image.Spec) (image.Result, []image.EventKind) {
+			t.Helper()
+			var rec recorder
+			res, err := image.BuildAll(t.Context(), tool, []image.Spec{s}, image.Options{LogDir: run.logDir, OnEvent: rec.add})
+			for _, r := range res {
+				run.track(r.Ref)
 			}
-			out, err := exec.CommandContext(t.Context(), tool.Program(), append(args, tc.ref)...).CombinedOutput()
-			if err != nil || string(out) != tc.want {
-				t.Errorf("%s run --rm %s: %q, %v; want %q", tool.Name(), tc.ref, out, err, tc.want)
+			if err != nil {
+				t.Fatal(err)
 			}
+			return res[0], rec.kinds()["api"]
 		}
+
+		first, events := build(t, spec)
+		want := regexp.MustCompile(`^testbed\.local/` + run.stack + `/api:[0-9a-f]{12}$`)
+		if !want.MatchString(first.Ref) || first.Unchanged || !slices.Equal(events, []image.EventKind{image.Started, image.Built}) {
+			t.Fatalf("first build: %+v, events %v; want a new image tagged like %s", first, events, want)
+		}
+		if id, err := tool.ImageID(t.Context(), first.Ref); err != nil || id != first.ID {
+			t.Errorf("%s: ID %q, engine has %q (%v)", first.Ref, first.ID, id, err)
+		}
+		runImage(t, tool, first.Ref, "api e2e, tag e2e\n")
+		out, err := exec.CommandContext(t.Context(), tool.Program(), "image", "inspect", "--format", "{{.Config.User}} {{json .Config.Entrypoint}} {{len .RootFS.Layers}}", first.Ref).Output()
+		if got := strings.TrimSpace(string(out)); err != nil || got != `65532:65532 ["/api"] 1` {
+			t.Errorf("image config %q, %v; want user 65532:65532, entrypoint /api, one layer", got, err)
+		}
+		log, _ := os.ReadFile(filepath.Join(run.logDir, "api.log"))
+		if !strings.Contains(string(log), "CGO_ENABLED=0 GOOS=linux GOARCH=") || !strings.Contains(string(log), "COPY api /api") {
+			t.Errorf("api.log lacks the go build or the image build:\n%s", log)
+		}
+
+		// Built again, unchanged: go build runs (from its cache), the
+		// binary hashes the same, the image is not rebuilt.
+		again, events := build(t, spec)
+		if again.Ref != first.Ref || again.ID != first.ID || !again.Unchanged || !slices.Equal(events, []image.EventKind{image.Started, image.Unchanged}) {
+			t.Errorf("second build: %+v, events %v; want %s unchanged", again, events, first.Ref)
+		}
+
+		// Another ldflags value: another binary, another tag.
+		spec.Go.LDFlags = "-X main.version=e2e-2"
+		changed, _ := build(t, spec)
+		if changed.Ref == first.Ref || changed.Unchanged || !want.MatchString(changed.Ref) {
+			t.Errorf("after changing ldflags: %+v, want a new tag", changed)
+		}
+		runImage(t, tool, changed.Ref, "api e2e-2, tag e2e\n")
 	})
 }
 

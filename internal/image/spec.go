@@ -23,7 +23,8 @@ const Domain = "testbed.local"
 // TagLen is the length of a content tag, in hex digits.
 const TagLen = 12
 
-// Spec is an image to build from a Dockerfile.
+// Spec is an image to build: from a Dockerfile, or from a Go main package
+// (Go).
 type Spec struct {
 	// Stack is the stack the image belongs to, the first path component of
 	// its reference.
@@ -40,6 +41,9 @@ type Spec struct {
 	Target string
 	// BuildArgs are passed as --build-arg KEY=VALUE.
 	BuildArgs map[string]string
+	// Go, if set, builds the image from a Go main package instead
+	// (Context, Dockerfile, Target, BuildArgs and Ref stay empty).
+	Go *GoBuild
 	// Ref, if set, is the reference to tag the build with, as Reference
 	// computed it earlier: the caller deploys that reference, so a context
 	// that changes meanwhile must not give the build another one.
@@ -73,6 +77,9 @@ func Check(s Spec) error {
 			errs = append(errs, fmt.Errorf("image %q: %s %q is not lower-case letters and digits separated by '.', '_' or '-' (at most 63)", s.Name, n.what, n.v))
 		}
 	}
+	if s.Go != nil {
+		return errors.Join(append(errs, checkGo(s)...)...)
+	}
 	if s.Context == "" {
 		errs = append(errs, fmt.Errorf("image %q: no build context", s.Name))
 	} else if err := isDir(s.Context); err != nil {
@@ -105,13 +112,15 @@ func statAs(p string, dir bool) error {
 	return nil
 }
 
-// Reference returns the reference a build of s is tagged with:
+// Reference returns the reference a Dockerfile build of s is tagged with:
 // testbed.local/STACK/NAME:TAG, where TAG is the first 12 hex digits of a
 // SHA-256 over everything the build reads: the files of the context (as
 // .dockerignore leaves them, and never a .git directory), the
 // Dockerfile, the build arguments and the target. The same inputs give
 // the same reference on any machine; a change to any of them gives
 // another. What the Dockerfile pulls (a FROM image) is not part of it.
+// A go image's reference hashes its binary, so only its build knows it:
+// Reference returns an error for one.
 func Reference(s Spec) (string, error) {
 	return reference(context.Background(), s)
 }
@@ -122,23 +131,37 @@ func reference(ctx context.Context, s Spec) (string, error) {
 	if err := Check(s); err != nil {
 		return "", err
 	}
+	if s.Go != nil {
+		return "", fmt.Errorf("image %q: the reference of a go image hashes its binary: only its build knows it", s.Name)
+	}
 	sum, err := inputsDigest(ctx, s)
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("%s/%s/%s:%s", Domain, s.Stack, s.Name, sum[:TagLen]), nil
+	return contentRef(s, sum), nil
 }
 
-// inputsDigest hashes what a build of s reads, in a fixed order, each
-// piece framed with its length so that no two inputs hash alike.
-func inputsDigest(ctx context.Context, s Spec) (string, error) {
-	h := sha256.New()
-	field := func(parts ...string) {
+// contentRef is the reference of image s whose content hashes to sum (hex).
+func contentRef(s Spec, sum string) string {
+	return fmt.Sprintf("%s/%s/%s:%s", Domain, s.Stack, s.Name, sum[:TagLen])
+}
+
+// framer returns a function that writes its parts to h, each framed with
+// its length and the whole ended by a newline, so that no two sequences of
+// inputs hash alike.
+func framer(h hash.Hash) func(parts ...string) {
+	return func(parts ...string) {
 		for _, p := range parts {
 			fmt.Fprintf(h, "%d:%s,", len(p), p)
 		}
 		h.Write([]byte{'\n'})
 	}
+}
+
+// inputsDigest hashes what a build of s reads, in a fixed order.
+func inputsDigest(ctx context.Context, s Spec) (string, error) {
+	h := sha256.New()
+	field := framer(h)
 	field("testbed image inputs", "v1")
 	field("target", s.Target)
 	keys := make([]string, 0, len(s.BuildArgs))

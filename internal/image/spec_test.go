@@ -149,6 +149,18 @@ func TestCheck(t *testing.T) {
 			[]string{`is not a file`}},
 		{"bad names", image.Spec{Stack: "Shop", Name: "api_", Context: dir},
 			[]string{`stack name "Shop" is not lower-case`, `image name "api_" is not lower-case`}},
+		{"go image", image.Spec{Stack: "shop", Name: "api", Go: &image.GoBuild{Package: "./cmd/api", Dir: dir}}, nil},
+		{"go image in the working directory", image.Spec{Stack: "shop", Name: "api", Go: &image.GoBuild{Package: "./cmd/api"}}, nil},
+		{"go image without a package", image.Spec{Stack: "shop", Name: "api", Go: &image.GoBuild{Dir: dir}},
+			[]string{`image "api": no Go package to build`}},
+		{"go image package that is a flag", image.Spec{Stack: "shop", Name: "api", Go: &image.GoBuild{Package: "-race", Dir: dir}},
+			[]string{`image "api": Go package "-race" starts with '-'`}},
+		{"go image whose dir is a file", image.Spec{Stack: "shop", Name: "api", Go: &image.GoBuild{Package: ".", Dir: filepath.Join(dir, "file")}},
+			[]string{`image "api": go build directory "` + filepath.Join(dir, "file") + `" is not a directory`}},
+		{"go image with a context", image.Spec{Stack: "shop", Name: "api", Context: dir, Go: &image.GoBuild{Package: "."}},
+			[]string{`image "api": a go image has no context, dockerfile, target, build arguments or preset reference`}},
+		{"go image with a preset reference", image.Spec{Stack: "shop", Name: "api", Ref: "testbed.local/shop/api:0123456789ab", Go: &image.GoBuild{Package: "."}},
+			[]string{`a go image has no context`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := image.Check(tc.spec)
@@ -170,6 +182,15 @@ func TestCheck(t *testing.T) {
 				t.Error("Reference of an invalid spec: no error")
 			}
 		})
+	}
+}
+
+// A go image's reference hashes its binary: Reference, which builds
+// nothing, cannot know it.
+func TestReferenceOfGoImage(t *testing.T) {
+	_, err := image.Reference(image.Spec{Stack: "shop", Name: "api", Go: &image.GoBuild{Package: "./cmd/api", Dir: t.TempDir()}})
+	if err == nil || !strings.Contains(err.Error(), `image "api": the reference of a go image hashes its binary: only its build knows it`) {
+		t.Errorf("Reference of a go image: %v", err)
 	}
 }
 

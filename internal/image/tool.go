@@ -149,10 +149,17 @@ func (t *Tool) output(ctx context.Context, args ...string) ([]byte, error) {
 
 // Build builds s unless an image with its reference is present already
 // (then Result.Unchanged is set). The whole output goes to s.Log, the
-// command line first. BuildKit is asked for plain progress.
+// command line first. BuildKit is asked for plain progress. A go image
+// (s.Go) is compiled first, then its reference is known (see buildGo).
 func (t *Tool) Build(ctx context.Context, s Spec) (Result, error) {
 	start := time.Now()
-	canceled := func() error { return fmt.Errorf("image %q: build canceled: %w", s.Name, ctx.Err()) }
+	log := s.Log
+	if log == nil {
+		log = io.Discard
+	}
+	if s.Go != nil {
+		return t.buildGo(ctx, s, log, start)
+	}
 	ref, err := s.Ref, error(nil)
 	if ref == "" {
 		ref, err = reference(ctx, s)
@@ -160,17 +167,24 @@ func (t *Tool) Build(ctx context.Context, s Spec) (Result, error) {
 		err = Check(s)
 	}
 	if ctx.Err() != nil {
-		return Result{}, canceled()
+		return Result{}, canceled(ctx, s)
 	}
 	if err != nil {
 		return Result{}, err
 	}
-	log := s.Log
-	if log == nil {
-		log = io.Discard
-	}
+	return t.buildAs(ctx, s, ref, log, start)
+}
+
+// canceled is the error of a build of s stopped because ctx ended.
+func canceled(ctx context.Context, s Spec) error {
+	return fmt.Errorf("image %q: build canceled: %w", s.Name, ctx.Err())
+}
+
+// buildAs builds the Dockerfile of s tagged ref, unless the engine has an
+// image ref already; its output goes to log. start is when Build started.
+func (t *Tool) buildAs(ctx context.Context, s Spec, ref string, log io.Writer, start time.Time) (Result, error) {
 	if id, err := t.ImageID(ctx, ref); ctx.Err() != nil {
-		return Result{Ref: ref}, canceled()
+		return Result{Ref: ref}, canceled(ctx, s)
 	} else if err != nil {
 		return Result{Ref: ref}, fmt.Errorf("image %q: %w", s.Name, err)
 	} else if id != "" {
@@ -197,7 +211,7 @@ func (t *Tool) Build(ctx context.Context, s Spec) (Result, error) {
 	err = cmd.Run()
 	tr.flush()
 	if ctx.Err() != nil {
-		return Result{Ref: ref}, canceled()
+		return Result{Ref: ref}, canceled(ctx, s)
 	}
 	if err != nil {
 		return Result{Ref: ref}, &BuildError{
@@ -328,11 +342,16 @@ func quoteArgs(args []string) string {
 
 // BuildError is a build that failed: the tool exited non-zero.
 type BuildError struct {
-	// Image is the image's name; Ref the reference it was to get.
+	// Image is the image's name; Ref the reference it was to get ("" when
+	// go build failed: a go image's reference hashes its binary).
 	Image, Ref string
-	// Dockerfile is the Dockerfile it was built from.
+	// Dockerfile is the Dockerfile it was built from (for a go image, the
+	// one testbed generated).
 	Dockerfile string
-	// Tool is "docker" or "podman".
+	// Package is a go image's Go package, and Dir the directory go build
+	// ran in; both empty for a Dockerfile build.
+	Package, Dir string
+	// Tool is "docker" or "podman", or GoTool when go build failed.
 	Tool string
 	// Step is the Dockerfile step that failed, in the tool's words
 	// ("Step 3/4 : COPY …", "[2/3] RUN …", "STEP 3/4: COPY …"); "" if the
@@ -352,10 +371,19 @@ type BuildError struct {
 
 func (e *BuildError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "image %q: %s build of %s failed", e.Image, e.Tool, e.Dockerfile)
-	if e.Step != "" {
+	switch {
+	case e.Tool == GoTool:
+		fmt.Fprintf(&b, "image %q: go build %s (in %s) failed", e.Image, e.Package, e.Dir)
+	case e.Package != "":
+		fmt.Fprintf(&b, "image %q: %s build of the image of Go package %s failed", e.Image, e.Tool, e.Package)
+	default:
+		fmt.Fprintf(&b, "image %q: %s build of %s failed", e.Image, e.Tool, e.Dockerfile)
+	}
+	switch {
+	case e.Tool == GoTool:
+	case e.Step != "":
 		fmt.Fprintf(&b, " at %q", e.Step)
-	} else {
+	default:
 		b.WriteString(" before its first step")
 	}
 	fmt.Fprintf(&b, ": %v", e.Err)
@@ -376,10 +404,15 @@ func (e *BuildError) Error() string {
 
 // toolTrouble reports whether the failure looks like the tool's own rather
 // than a step's: no step started, the tool was killed by a signal, or
-// podman exited 125 (its own error) without saying a step failed.
+// podman exited 125 (its own error) without saying a step failed. go build
+// has no steps: only its being killed counts.
 func (e *BuildError) toolTrouble() bool {
 	var ee *exec.ExitError
-	if e.Step == "" || errors.As(e.Err, &ee) && ee.ExitCode() < 0 {
+	killed := errors.As(e.Err, &ee) && ee.ExitCode() < 0
+	if e.Tool == GoTool {
+		return killed
+	}
+	if e.Step == "" || killed {
 		return true
 	}
 	if e.Tool != Podman || e.ExitCode() != 125 {

@@ -15,8 +15,8 @@ import (
 
 // fakeToolScript records each call's argv (fields separated by \037) and
 // its BUILDKIT_PROGRESS, one call a line, in @REC@. It answers as a tool
-// that works; has the image @PRESENT@ exists; builds write an ID to the
-// --iidfile.
+// that works; has the image @PRESENT@ exists; builds copy their context
+// to @REC@.context and write an ID to the --iidfile.
 const fakeToolScript = `#!/bin/sh
 { printf '%s\037' "$@"; printf 'BUILDKIT_PROGRESS=%s\n' "$BUILDKIT_PROGRESS"; } >> '@REC@'
 case "$1" in
@@ -24,6 +24,8 @@ version) echo 28.2.2 ;;
 info) echo 4.3.1 ;;
 image) [ -f '@PRESENT@' ] && echo sha256:0000000000000000000000000000000000000000000000000000000000000001 ;;
 build)
+	for context; do :; done
+	/bin/rm -rf '@REC@.context' && /bin/cp -Rp "$context" '@REC@.context'
 	while [ $# -gt 0 ]; do
 		[ "$1" = --iidfile ] && printf 'sha256:feed\n' > "$2"
 		shift

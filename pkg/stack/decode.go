@@ -493,8 +493,12 @@ func (s *Stack) resolvePaths() {
 		abs(&s.Spec.Cluster.Kind.Mounts[i].HostPath)
 	}
 	for i := range s.Spec.Images {
-		abs(&s.Spec.Images[i].Context)
-		abs(&s.Spec.Images[i].Dockerfile)
+		img := &s.Spec.Images[i]
+		abs(&img.Context)
+		abs(&img.Dockerfile)
+		if img.Go != nil {
+			abs(&img.Go.Dir)
+		}
 	}
 	for i := range s.Spec.Components {
 		c := &s.Spec.Components[i]

@@ -12,7 +12,8 @@
 // Relative paths in the file are resolved against its directory. Defaults:
 // spec.cluster.provider is sim, spec.namespace is "default", spec.timeout is
 // 10m, a component's timeout is the stack's, a run step's timeout is its
-// component's, an http check expects status 200, and a host port is auto.
+// component's, an http check expects status 200, a host port is auto, and
+// a go image (built from a Go main package) builds in the stack's directory.
 //
 // Typical use:
 //

@@ -347,7 +347,7 @@ spec:
   components:
     - {name: app, manifests: [ok.yaml]}
 `,
-			want: []string{`stack.yaml:7: images[0] "api": set ref (a pre-built image) or context and dockerfile (a build)`},
+			want: []string{`stack.yaml:7: images[0] "api": set ref (a pre-built image), go (a build from a Go package) or context and dockerfile (a Docker build)`},
 		},
 		{
 			name: "image build without a Dockerfile",
@@ -359,6 +359,150 @@ spec:
 `,
 			files: map[string]string{"src/": ""},
 			want:  []string{`stack.yaml:7: images[0] "api": dockerfile "src/Dockerfile" is not a file`},
+		},
+		{
+			name: "go image without a package",
+			stack: head + `  images:
+    - name: api
+      go: {dir: .}
+  components:
+    - {name: app, manifests: [ok.yaml]}
+`,
+			want: []string{`stack.yaml:8: images[0] "api": go.package is required: the main package, as go build takes it (./cmd/api)`},
+			only: true,
+		},
+		{
+			name: "go image with an empty go block",
+			stack: head + `  images:
+    - name: api
+      go:
+  components:
+    - {name: app, manifests: [ok.yaml]}
+`,
+			want: []string{`stack.yaml:8: images[0] "api": go.package is required`},
+			only: true,
+		},
+		{
+			name: "go image with an empty package",
+			stack: head + `  images:
+    - name: api
+      go:
+        package: "  "
+  components:
+    - {name: app, manifests: [ok.yaml]}
+`,
+			want: []string{`stack.yaml:9: images[0] "api": go.package is required`},
+			only: true,
+		},
+		{
+			name: "go image package that is a flag, and one that is two",
+			stack: head + `  images:
+    - {name: api, go: {package: -race}}
+    - {name: web, go: {package: ./cmd/web ./cmd/x}}
+  components:
+    - {name: app, manifests: [ok.yaml]}
+`,
+			want: []string{
+				`stack.yaml:7: images[0] "api": go.package "-race" starts with '-': go build would take it for a flag`,
+				`stack.yaml:8: images[1] "web": go.package "./cmd/web ./cmd/x" contains whitespace: give one package`,
+			},
+			only: true,
+		},
+		{
+			name: "go image whose dir is missing, and one whose dir is a file",
+			stack: head + `  images:
+    - name: api
+      go: {package: ./cmd/api, dir: services/api}
+    - name: web
+      go: {package: ., dir: ok.yaml}
+  components:
+    - {name: app, manifests: [ok.yaml]}
+`,
+			want: []string{
+				`stack.yaml:8: images[0] "api": go.dir "services/api" is not a directory`,
+				`stack.yaml:10: images[1] "web": go.dir "ok.yaml" is not a directory`,
+			},
+			only: true,
+		},
+		{
+			name: "go image with a ref",
+			stack: head + `  images:
+    - name: api
+      ref: api:1
+      go: {package: ./cmd/api}
+  components:
+    - {name: app, manifests: [ok.yaml]}
+`,
+			want: []string{`stack.yaml:9: images[0] "api": set either ref (a pre-built image) or go (a build from a Go package), not both`},
+			only: true,
+		},
+		{
+			name: "go image with a Dockerfile build",
+			stack: head + `  images:
+    - name: api
+      go: {package: ./cmd/api}
+      dockerfile: Dockerfile
+  components:
+    - {name: app, manifests: [ok.yaml]}
+`,
+			want: []string{`stack.yaml:8: images[0] "api": set either go (a build from a Go package) or context and dockerfile (a Docker build), not both`},
+			only: true,
+		},
+		{
+			name: "go image with Dockerfile build options",
+			stack: head + `  images:
+    - name: api
+      go: {package: ./cmd/api}
+      buildArgs: {A: "1"}
+      target: test
+  components:
+    - {name: app, manifests: [ok.yaml]}
+`,
+			want: []string{
+				`stack.yaml:9: images[0] "api": buildArgs apply only to Dockerfile builds, not to go`,
+				`stack.yaml:10: images[0] "api": target applies only to Dockerfile builds, not to go`,
+			},
+			only: true,
+		},
+		{
+			name: "go image with bad tags",
+			stack: head + `  images:
+    - name: api
+      go:
+        package: ./cmd/api
+        tags: [netgo, "a,b", ""]
+  components:
+    - {name: app, manifests: [ok.yaml]}
+`,
+			want: []string{
+				`stack.yaml:10: images[0] "api": go.tags[1] "a,b" is not a build tag: want one word, no commas or spaces`,
+				`stack.yaml:10: images[0] "api": go.tags[2] "" is not a build tag: want one word, no commas or spaces`,
+			},
+			only: true,
+		},
+		{
+			name: "unknown field in a go block, with a hint",
+			stack: head + `  images:
+    - name: api
+      go:
+        package: ./cmd/api
+        ldFlags: -X main.v=1
+  components:
+    - {name: app, manifests: [ok.yaml]}
+`,
+			want: []string{`stack.yaml:10: images[0] "api": unknown field "go.ldFlags" (did you mean "ldflags"?); known fields: package, dir, ldflags, tags`},
+			only: true,
+		},
+		{
+			name: "go block of the wrong type",
+			stack: head + `  images:
+    - name: api
+      go: ./cmd/api
+  components:
+    - {name: app, manifests: [ok.yaml]}
+`,
+			want: []string{`stack.yaml:8: images[0] "api": go: want a mapping, got "./cmd/api"`},
+			only: true,
 		},
 		{
 			name: "unknown provider",

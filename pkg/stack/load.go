@@ -80,6 +80,12 @@ func (s *Stack) Default() {
 	}
 	for i := range s.Spec.Images {
 		img := &s.Spec.Images[i]
+		if img.Go != nil && img.Go.Dir == "" {
+			img.Go.Dir = s.Dir
+			if img.Go.Dir == "" {
+				img.Go.Dir = "." // a stack built in Go: the working directory
+			}
+		}
 		if img.Ref != "" || (img.Context == "" && img.Dockerfile == "") {
 			continue
 		}

@@ -234,6 +234,33 @@ func TestParseAccepts(t *testing.T) {
 			},
 		},
 		{
+			name: "go images: dir resolved against the stack file, or the stack's directory",
+			stack: head + `  images:
+    - name: datastorage
+      go:
+        package: ./cmd/datastorage
+        dir: datastorage
+        ldflags: "-X main.version=e2e"
+        tags: [netgo]
+    - {name: api, go: {package: example.com/shop/cmd/api}}
+  components:
+    - {name: app, images: [datastorage, api], manifests: [ok.yaml]}
+`,
+			files: map[string]string{"datastorage/": ""},
+			check: func(t *testing.T, s *Stack) {
+				want := []Image{
+					{Name: "datastorage", Go: &GoBuild{Package: "./cmd/datastorage", Dir: filepath.Join(s.Dir, "datastorage"), LDFlags: "-X main.version=e2e", Tags: []string{"netgo"}}},
+					{Name: "api", Go: &GoBuild{Package: "example.com/shop/cmd/api", Dir: s.Dir}},
+				}
+				if !reflect.DeepEqual(s.Spec.Images, want) {
+					t.Errorf("images:\n got %+v %+v\nwant %+v %+v", s.Spec.Images[0].Go, s.Spec.Images[1].Go, want[0].Go, want[1].Go)
+				}
+				if !s.Spec.Images[0].Built() || s.Spec.Images[0].Context != "" || s.Spec.Images[0].Dockerfile != "" {
+					t.Errorf("a go image is built, with no context or Dockerfile: %+v", s.Spec.Images[0])
+				}
+			},
+		},
+		{
 			name: "kustomize directory",
 			stack: head + `  components:
     - name: app

@@ -146,8 +146,8 @@ type KubeconfigCluster struct {
 	Context string `yaml:"context,omitempty"`
 }
 
-// Image is an image that components need: either built from Context and
-// Dockerfile, or pre-built and named by Ref.
+// Image is an image that components need: pre-built and named by Ref,
+// built from Context and Dockerfile, or built from a Go main package (Go).
 type Image struct {
 	// Name is how components and ${image:NAME} refer to the image, a
 	// DNS-1123 label.
@@ -164,11 +164,29 @@ type Image struct {
 	Target string `yaml:"target,omitempty"`
 	// Ref is a pre-built image reference, used as is: no build.
 	Ref string `yaml:"ref,omitempty"`
+	// Go builds the image from a Go main package, with no Dockerfile.
+	Go *GoBuild `yaml:"go,omitempty"`
 }
 
-// Built reports whether the image is built from a Dockerfile rather than
-// pre-built.
+// Built reports whether the image is built (from a Dockerfile or a Go
+// package) rather than pre-built.
 func (i *Image) Built() bool { return i.Ref == "" }
+
+// GoBuild is an image built from a Go main package, as ko builds one: the
+// package compiled into a static linux binary (CGO_ENABLED=0), alone in an
+// image FROM scratch. It needs no Dockerfile and no base image to pull.
+type GoBuild struct {
+	// Package is the main package, as `go build` takes it: ./cmd/api, or
+	// an import path. Required.
+	Package string `yaml:"package"`
+	// Dir is the directory go build runs in (the Go module), resolved to
+	// an absolute path; it defaults to the stack file's directory.
+	Dir string `yaml:"dir,omitempty"`
+	// LDFlags are added to the linker flags, after "-s -w".
+	LDFlags string `yaml:"ldflags,omitempty"`
+	// Tags are build tags, passed as -tags.
+	Tags []string `yaml:"tags,omitempty"`
+}
 
 // Port is a host port that reaches a NodePort of the cluster.
 type Port struct {

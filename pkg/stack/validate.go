@@ -179,23 +179,36 @@ func (v *validator) images() {
 
 		build := img.Context != "" || img.Dockerfile != ""
 		switch {
+		case img.Ref != "" && img.Go != nil:
+			v.errorf(p+".go", obj, "set either ref (a pre-built image) or go (a build from a Go package), not both")
+			continue
+		case img.Go != nil && build:
+			v.errorf(p+".go", obj, "set either go (a build from a Go package) or context and dockerfile (a Docker build), not both")
+			continue
 		case img.Ref != "" && build:
 			v.errorf(p+".ref", obj, "set either ref (a pre-built image) or context and dockerfile (a build), not both")
 			continue
-		case img.Ref == "" && !build:
-			if !v.bad[p+".ref"] && !v.bad[p+".context"] && !v.bad[p+".dockerfile"] {
-				v.errorf(p, obj, "set ref (a pre-built image) or context and dockerfile (a build)")
+		case img.Ref == "" && img.Go == nil && !build:
+			if !v.bad[p+".ref"] && !v.bad[p+".context"] && !v.bad[p+".dockerfile"] && !v.bad[p+".go"] {
+				v.errorf(p, obj, "set ref (a pre-built image), go (a build from a Go package) or context and dockerfile (a Docker build)")
 			}
 			continue
-		case img.Ref != "":
+		case img.Ref != "" || img.Go != nil:
+			kind := "ref"
+			if img.Go != nil {
+				kind = "go"
+			}
 			if len(img.BuildArgs) > 0 {
-				v.errorf(p+".buildArgs", obj, "buildArgs apply only to built images, not to ref")
+				v.errorf(p+".buildArgs", obj, "buildArgs apply only to Dockerfile builds, not to %s", kind)
 			}
 			if img.Target != "" {
-				v.errorf(p+".target", obj, "target applies only to built images, not to ref")
+				v.errorf(p+".target", obj, "target applies only to Dockerfile builds, not to %s", kind)
 			}
 			if strings.ContainsAny(img.Ref, " \t") {
 				v.errorf(p+".ref", obj, "ref %q contains whitespace", img.Ref)
+			}
+			if img.Go != nil {
+				v.goBuild(p+".go", obj, img.Go)
 			}
 			continue
 		}
@@ -204,6 +217,31 @@ func (v *validator) images() {
 		}
 		if info, err := os.Stat(img.Dockerfile); err != nil || !info.Mode().IsRegular() {
 			v.errorf(p+".dockerfile", obj, "dockerfile %q is not a file", s.display(img.Dockerfile))
+		}
+	}
+}
+
+// goBuild checks an image's go block: a package go build can take as one
+// argument, an existing directory to build in, and build tags that are
+// words.
+func (v *validator) goBuild(path, object string, g *GoBuild) {
+	switch {
+	case v.bad[path] || v.bad[path+".package"]:
+	case strings.TrimSpace(g.Package) == "":
+		v.errorf(path+".package", object, "go.package is required: the main package, as go build takes it (./cmd/api)")
+	case strings.HasPrefix(g.Package, "-"):
+		v.errorf(path+".package", object, "go.package %q starts with '-': go build would take it for a flag", g.Package)
+	case strings.ContainsAny(g.Package, " \t\n"):
+		v.errorf(path+".package", object, "go.package %q contains whitespace: give one package", g.Package)
+	}
+	if !v.bad[path+".dir"] {
+		if info, err := os.Stat(g.Dir); err != nil || !info.IsDir() {
+			v.errorf(path+".dir", object, "go.dir %q is not a directory", v.s.display(g.Dir))
+		}
+	}
+	for j, tag := range g.Tags {
+		if p := fmt.Sprintf("%s.tags[%d]", path, j); !v.bad[p] && (tag == "" || strings.ContainsAny(tag, ", \t\n")) {
+			v.errorf(p, object, "go.tags[%d] %q is not a build tag: want one word, no commas or spaces", j, tag)
 		}
 	}
 }

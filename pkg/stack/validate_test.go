@@ -34,6 +34,24 @@ func TestValidateGoStack(t *testing.T) {
 	}
 }
 
+// A go image of a stack built in Go builds in the working directory
+// unless it names a dir.
+func TestValidateGoStackGoImage(t *testing.T) {
+	s := goStack()
+	s.Spec.Images = append(s.Spec.Images, Image{Name: "api", Go: &GoBuild{Package: "./cmd/api"}},
+		Image{Name: "web", Go: &GoBuild{Package: "./cmd/web", Dir: "testdata"}})
+	s.Default()
+	if err := s.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	if got := s.Spec.Images[1].Go.Dir; got != "." {
+		t.Errorf("go.dir defaulted to %q, want . (the working directory)", got)
+	}
+	if got := s.Spec.Images[2].Go.Dir; got != "testdata" {
+		t.Errorf("go.dir %q changed to %q", "testdata", got)
+	}
+}
+
 func TestDefaultIsIdempotent(t *testing.T) {
 	once := goStack()
 	once.Default()
@@ -99,6 +117,32 @@ func TestValidateGoStackRejects(t *testing.T) {
 			name:   "readyAfter out of range",
 			change: func(s *Stack) { s.Spec.Components[0].Sim.ReadyAfter = 25 * time.Hour },
 			want:   `components[0] "db": sim.readyAfter: duration "25h0m0s" is out of range: at most 24h0m0s`,
+		},
+		{
+			name:   "go image without a package",
+			change: func(s *Stack) { s.Spec.Images = append(s.Spec.Images, Image{Name: "api", Go: &GoBuild{}}) },
+			want:   `images[1] "api": go.package is required: the main package, as go build takes it (./cmd/api)`,
+		},
+		{
+			name: "go image with a ref",
+			change: func(s *Stack) {
+				s.Spec.Images = append(s.Spec.Images, Image{Name: "api", Ref: "api:1", Go: &GoBuild{Package: "./cmd/api"}})
+			},
+			want: `images[1] "api": set either ref (a pre-built image) or go (a build from a Go package), not both`,
+		},
+		{
+			name: "go image with a context",
+			change: func(s *Stack) {
+				s.Spec.Images = append(s.Spec.Images, Image{Name: "api", Context: "testdata/example", Go: &GoBuild{Package: "./cmd/api"}})
+			},
+			want: `images[1] "api": set either go (a build from a Go package) or context and dockerfile (a Docker build), not both`,
+		},
+		{
+			name: "go image whose dir is missing",
+			change: func(s *Stack) {
+				s.Spec.Images = append(s.Spec.Images, Image{Name: "api", Go: &GoBuild{Package: "./cmd/api", Dir: "testdata/nope"}})
+			},
+			want: `images[1] "api": go.dir "testdata/nope" is not a directory`,
 		},
 		{
 			name:   "http status out of range",

@@ -382,7 +382,7 @@ func (r *run) imageReports(byNode map[engine.NodeID]engine.Timing) []report.Imag
 		if !built && !loaded {
 			continue
 		}
-		ri := report.Image{Name: img.Name, Ref: r.vars.Images[img.Name], Status: report.StatusReady}
+		ri := report.Image{Name: img.Name, Ref: r.imageRef(img.Name), Status: report.StatusReady}
 		r.mu.Lock()
 		if st := r.images[img.Name]; st != nil {
 			ri.Unchanged = st.unchanged

@@ -59,6 +59,27 @@ func (p *loadingSim) LoadImage(ctx context.Context, name, ref string) (cluster.L
 	return cluster.Load{Ref: ref, Loaded: []string{"node"}}, nil
 }
 
+// eventLog collects a run's events (add is its Options.OnEvent).
+type eventLog struct {
+	mu     sync.Mutex
+	events []Event
+}
+
+func (l *eventLog) add(ev Event) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.events = append(l.events, ev)
+}
+
+// take returns the events so far, and forgets them.
+func (l *eventLog) take() []Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	events := l.events
+	l.events = nil
+	return events
+}
+
 // dockerOrSkip returns docker, or skips the test saying why.
 func dockerOrSkip(t *testing.T) *image.Tool {
 	t.Helper()
@@ -122,13 +143,8 @@ func TestBuildsAndLoads(t *testing.T) {
 	tool := dockerOrSkip(t)
 	s := imageStack(t, false)
 	p := newLoadingSim(t, tool, t.TempDir())
-	var mu sync.Mutex
-	var events []Event
-	opts := Options{provider: p, DiagDir: t.TempDir(), OnEvent: func(ev Event) {
-		mu.Lock()
-		events = append(events, ev)
-		mu.Unlock()
-	}}
+	var log eventLog
+	opts := Options{provider: p, DiagDir: t.TempDir(), OnEvent: log.add}
 	env, err := Up(context.Background(), s, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -155,7 +171,7 @@ func TestBuildsAndLoads(t *testing.T) {
 	}
 	applying := map[string]time.Time{}
 	loadedAt := map[string]time.Time{}
-	for _, ev := range events {
+	for _, ev := range log.take() {
 		switch {
 		case ev.State == StateApplying:
 			applying[ev.Component] = ev.At
@@ -188,12 +204,12 @@ func TestBuildsAndLoads(t *testing.T) {
 	}
 
 	// Again, on the running cluster: nothing is rebuilt.
-	events = nil
+	log.take()
 	if _, err := Up(context.Background(), s, opts); err != nil {
 		t.Fatal(err)
 	}
 	unchanged := 0
-	for _, ev := range events {
+	for _, ev := range log.take() {
 		if ev.State == StateBuilt {
 			t.Errorf("rebuilt %s with unchanged inputs", ev.Image)
 		}
@@ -215,7 +231,7 @@ func TestBuildsAndLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	events = nil
+	log.take()
 	env2, err := Up(context.Background(), s2, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -231,7 +247,7 @@ func TestBuildsAndLoads(t *testing.T) {
 		t.Fatalf("api's reference %q after a change, was %q: want a new tag", newRef, apiRef)
 	}
 	built := map[string]bool{}
-	for _, ev := range events {
+	for _, ev := range log.take() {
 		if ev.State == StateBuilt {
 			built[ev.Image] = true
 		}
@@ -288,13 +304,8 @@ func TestStrictPhases(t *testing.T) {
 	tool := dockerOrSkip(t)
 	s := imageStack(t, false)
 	p := newLoadingSim(t, tool, t.TempDir())
-	var mu sync.Mutex
-	var events []Event
-	env, err := Up(context.Background(), s, Options{provider: p, Phases: PhasesStrict, DiagDir: t.TempDir(), OnEvent: func(ev Event) {
-		mu.Lock()
-		events = append(events, ev)
-		mu.Unlock()
-	}})
+	var log eventLog
+	env, err := Up(context.Background(), s, Options{provider: p, Phases: PhasesStrict, DiagDir: t.TempDir(), OnEvent: log.add})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,7 +315,7 @@ func TestStrictPhases(t *testing.T) {
 		_ = tool.Remove(context.Background(), plan.vars.Images["api"], plan.vars.Images["worker"])
 	})
 	var lastBuild, lastLoad, firstApply time.Time
-	for _, ev := range events {
+	for _, ev := range log.take() {
 		switch ev.State {
 		case StateBuilt, StateUnchanged:
 			lastBuild = later(lastBuild, ev.At)

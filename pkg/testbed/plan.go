@@ -162,6 +162,8 @@ func newPlan(ctx context.Context, s *stack.Stack, opts Options, emit func(Event)
 			pi.Does = "not built or loaded: pods do not run on " + prov.Name()
 		case !loads:
 			pi.Does = "not loaded: " + prov.Name() + " pulls it"
+		case img.Go != nil && !over:
+			pi.Does = "built with go build " + img.Go.Package + " into an image FROM scratch (its tag: the binary's hash, known once built), then loaded into the cluster"
 		case img.Built() && !over:
 			pi.Does = "built, then loaded into the cluster"
 		default:
@@ -182,6 +184,10 @@ func closeProvider(prov cluster.Provider) {
 
 // PlannedImage is what a run does with one stack image.
 type PlannedImage struct {
+	// Ref is what ${image:NAME} resolves to in the plan. A go image's tag
+	// hashes its binary, which the plan does not have: its Ref ends in
+	// :pending-go-build, replaced by the built reference in what a run
+	// that builds it applies.
 	Name, Ref string
 	// Does says it in words: built and loaded, loaded, or neither and why.
 	Does string

@@ -53,6 +53,10 @@ type Options struct {
 	// for comparison, and for machines where builds and the cluster
 	// contend).
 	Phases string
+	// GoCommand is the go command that compiles go images
+	// (spec.images[].go): a name looked up in PATH, or a path; "" is go.
+	// It runs with this process's environment.
+	GoCommand string
 	// BuildConcurrency bounds the image builds that run at once (default:
 	// the number of CPUs); lower it when parallel builds crash the tool.
 	BuildConcurrency int

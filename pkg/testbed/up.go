@@ -445,11 +445,15 @@ func (r *run) applyComponent(ctx context.Context, c *stack.Component) error {
 	docs := r.docs[c.Name]
 	refs := make([]ready.ObjectRef, len(docs))
 	ann := r.simAnnotations(c)
+	pending := r.resolvePending()
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(applyConcurrency)
 	for i, d := range docs {
 		g.Go(func() error {
 			obj := &unstructured.Unstructured{Object: deepCopy(d.Object)}
+			if pending != nil {
+				replaceStrings(obj.Object, pending)
+			}
 			source := d.Source()
 			if err := apply.Decorate(obj, r.s.Metadata.Name, c.Name, ann); err != nil {
 				return fmt.Errorf("%s: %w", source, err)
@@ -654,7 +658,7 @@ func plural(n int, what string) string {
 // runCommand runs c's host command with the stack's substitutions and the
 // cluster's kubeconfig in KUBECONFIG, within the step's timeout.
 func (r *run) runCommand(ctx context.Context, c *stack.Component) error {
-	rc, err := r.s.RunCommand(c, r.vars, r.kcfg)
+	rc, err := r.s.RunCommand(c, r.runVars(), r.kcfg)
 	if err != nil {
 		return err
 	}
@@ -671,6 +675,9 @@ func (r *run) prepare(ctx context.Context) error {
 	}
 	if !r.needsTool() {
 		return nil
+	}
+	if err := r.findGo(); err != nil {
+		return err
 	}
 	name := r.opts.ContainerTool
 	if rt, ok := r.provider.(cluster.ContainerRuntime); ok {
