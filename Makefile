@@ -48,11 +48,13 @@ kind-node: build
 	@if docker info >/dev/null 2>&1; then $(BIN) assets build --kind-node; \
 	else echo "no Docker engine answers: the kind node image is not built and the real kind tests will skip"; fi
 
-# go test ./... leaves out examples/ginkgo, a module of its own: its Ginkgo
-# suite runs after, with 4 parallel processes.
+# go test ./... leaves out the examples that are modules of their own:
+# examples/ginkgo (its Ginkgo suite runs after, with 4 parallel processes)
+# and the DataStorage service of examples/kubernaut-real (its unit tests).
 test: deps fmt-check vet kind-node
 	$(GO) test -count=1 -timeout 60m ./...
 	cd examples/ginkgo && $(GO) vet ./... && $(GO) run github.com/onsi/ginkgo/v2/ginkgo --procs=4 -r
+	cd examples/kubernaut-real/datastorage && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 60m ./...
