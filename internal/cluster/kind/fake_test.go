@@ -240,6 +240,16 @@ func (f *fakeKind) Name() string { return RuntimeDocker }
 
 func (f *fakeKind) Check(context.Context) error { return f.checkErr }
 
+func (f *fakeKind) RemoveUnusedNetwork(_ context.Context, name string) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.clusters) > 0 {
+		return false, nil
+	}
+	f.record("network rm %s", name)
+	return true, nil
+}
+
 func (f *fakeKind) ImageID(_ context.Context, ref string) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -78,6 +78,10 @@ type Options struct {
 	// Grace is how long the API server may not answer before Monitor says
 	// the cluster died (default 10 s).
 	Grace time.Duration
+	// NetworkLock is the lock file that keeps `down` from removing kind's
+	// network while a cluster is being created on it: one per machine
+	// (default: testbed-kind-network.lock in the system's temp directory).
+	NetworkLock string
 	// Progress, if set, receives a line for each step of Create and Delete,
 	// kind's own steps included.
 	Progress func(Event)
@@ -114,6 +118,7 @@ type Provider struct {
 	// probe asks a cluster's API server whether it answers.
 	probe func(ctx context.Context, kubeconfig string) error
 
+	netLock networkLock
 	// imageMu serialises settling an empty NodeImage.
 	imageMu sync.Mutex
 
@@ -162,6 +167,10 @@ func (p *Provider) init() {
 	if p.opts.Grace <= 0 {
 		p.opts.Grace = 10 * time.Second
 	}
+	if p.opts.NetworkLock == "" {
+		p.opts.NetworkLock = filepath.Join(os.TempDir(), "testbed-kind-network.lock")
+	}
+	p.netLock = networkLock{path: p.opts.NetworkLock}
 	if p.ports == nil {
 		p.ports = &locker{dir: p.opts.LockDir, exists: p.exists, free: freePort, ephemeral: ephemeralPort}
 	}
@@ -469,6 +478,11 @@ func (p *Provider) create(ctx context.Context, stack, kname string) (c *Cluster,
 	}
 	start := time.Now()
 	p.progress(kname, fmt.Sprintf("creating kind cluster %s on %s", kname, p.eng.Name()), 0)
+	unlockNet, err := p.netLock.shared()
+	if err != nil {
+		return nil, fmt.Errorf("kind cluster %s: %w", kname, err)
+	}
+	defer unlockNet()
 	done := make(chan error, 1)
 	go func() { done <- p.api.Create(kname, cfg, kubeconfig, p.opts.WaitForReady) }()
 	select {
@@ -719,6 +733,11 @@ func (p *Provider) Delete(ctx context.Context, name string) error {
 			return fmt.Errorf("kind cluster %s: delete: %w", kname, err)
 		}
 		p.progress(kname, "deleted kind cluster "+kname, time.Since(start))
+		if removed, err := p.removeNetworkIfUnused(ctx); err != nil {
+			p.progress(kname, "kind's network stays: "+err.Error(), time.Since(start))
+		} else if removed {
+			p.progress(kname, "removed kind's network "+kindNetwork+": no cluster is left on it", time.Since(start))
+		}
 	}
 	p.release(kname, true)
 	errs := []error{p.ports.forget(kname)}

@@ -62,6 +62,10 @@ type engine interface {
 	ImageID(ctx context.Context, ref string) (string, error)
 	// Save writes ref as an image archive to path.
 	Save(ctx context.Context, ref, path string) error
+	// RemoveUnusedNetwork removes the network called name when no
+	// container is on it; it says whether it did (false when the network
+	// is absent or in use).
+	RemoveUnusedNetwork(ctx context.Context, name string) (bool, error)
 	// State returns a container's state ("running", "exited", ...); an
 	// error when it does not exist.
 	State(ctx context.Context, container string) (string, error)

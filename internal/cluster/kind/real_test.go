@@ -8,12 +8,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"k8s.io/client-go/discovery"
 	"sigs.k8s.io/kind/pkg/apis/config/defaults"
 
+	"github.com/kubetestbed/testbed/internal/assets"
 	"github.com/kubetestbed/testbed/internal/cluster"
 )
 
@@ -82,11 +84,12 @@ func TestRealEngine(t *testing.T) {
 }
 
 // nodeImage returns a kind node image docker has: $TESTBED_KIND_NODE_IMAGE,
-// or kind's default (by digest, then by tag). It skips t, saying why, when
-// there is none.
+// or testbed's own (`testbed assets build --kind-node`, which make test
+// runs first), or kind's default (by digest, then by tag). It skips t,
+// saying why, when there is none.
 func nodeImage(t *testing.T) string {
 	t.Helper()
-	candidates := []string{defaults.Image, strings.SplitN(defaults.Image, "@", 2)[0]}
+	candidates := []string{assets.NodeImage(), defaults.Image, strings.SplitN(defaults.Image, "@", 2)[0]}
 	if img := os.Getenv(nodeImageEnv); img != "" {
 		candidates = []string{img}
 	}
@@ -95,7 +98,7 @@ func nodeImage(t *testing.T) string {
 			return img
 		}
 	}
-	t.Skipf("no kind node image in docker (looked for %s; set %s to use another)", strings.Join(candidates, ", "), nodeImageEnv)
+	t.Skipf("no kind node image in docker (looked for %s): build testbed's with `testbed assets build --kind-node` (make test does), or set %s to use another", strings.Join(candidates, ", "), nodeImageEnv)
 	return ""
 }
 
@@ -182,6 +185,26 @@ func TestRealCluster(t *testing.T) {
 	}
 	if _, err := p.Find(ctx, stack); err == nil {
 		t.Error("Find after Delete succeeded")
+	}
+	assertNoIdleNetwork(t, p)
+}
+
+// assertNoIdleNetwork fails t when kind's network is left with no
+// container on it. It holds the network lock, so that no cluster of
+// another test or process is being created meanwhile.
+func assertNoIdleNetwork(t *testing.T, p *Provider) {
+	t.Helper()
+	f, err := os.OpenFile(p.opts.NetworkLock, os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("docker", "network", "inspect", "--format", "{{len .Containers}}", kindNetwork).CombinedOutput()
+	if err == nil && strings.TrimSpace(string(out)) == "0" {
+		t.Errorf("kind's network %q is left with no container on it", kindNetwork)
 	}
 }
 
