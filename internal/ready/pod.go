@@ -3,6 +3,7 @@ package ready
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -148,6 +149,15 @@ func doomedContainer(f *fields) (string, bool) {
 			if msg := cs.str("state", "waiting", "message"); msg != "" {
 				s += ": " + msg
 			}
+			if reason == "CrashLoopBackOff" && cs.object("lastState", "terminated") != nil {
+				// Why it crashed: its exit code and termination message
+				// (what it wrote to /dev/termination-log, or its last log
+				// lines under FallbackToLogsOnError).
+				s += fmt.Sprintf("; last exit %d", cs.intOr(0, "lastState", "terminated", "exitCode"))
+				if msg := firstLine(cs.str("lastState", "terminated", "message"), 300); msg != "" {
+					s += ": " + msg
+				}
+			}
 			return s, true
 		}
 	}
@@ -247,4 +257,17 @@ func WithDoomedPods(workload Result, pods []*unstructured.Unstructured, now time
 		reason += fmt.Sprintf(" (and %d more doomed pods)", n)
 	}
 	return Result{Status: Failed, Reason: reason, Message: workload.Reason}
+}
+
+// firstLine returns the first non-empty line of s, cut to at most n bytes.
+func firstLine(s string, n int) string {
+	for _, line := range strings.Split(s, "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			if len(line) > n {
+				line = line[:n] + "…"
+			}
+			return line
+		}
+	}
+	return ""
 }

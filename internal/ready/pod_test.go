@@ -35,6 +35,24 @@ status:
 		doomed: true,
 		reason: `container "api" CrashLoopBackOff (restarts: 3): back-off 10s restarting failed container`,
 	}, {
+		// The reason the container crashed: its last exit and the first
+		// line of its termination message.
+		name: "CrashLoopBackOff with a termination message",
+		pod: `
+apiVersion: v1
+kind: Pod
+metadata: {name: datastorage-x}
+status:
+  phase: Running
+  containerStatuses:
+  - name: datastorage
+    restartCount: 1
+    state: {waiting: {reason: CrashLoopBackOff, message: back-off 10s restarting failed container}}
+    lastState: {terminated: {exitCode: 1, reason: Error, message: "\nschema missing: relation \"audit_events\" does not exist\nsecond line"}}
+`,
+		doomed: true,
+		reason: `container "datastorage" CrashLoopBackOff (restarts: 1): back-off 10s restarting failed container; last exit 1: schema missing: relation "audit_events" does not exist`,
+	}, {
 		name: "ImagePullBackOff",
 		pod: `
 apiVersion: v1

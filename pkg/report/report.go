@@ -105,6 +105,36 @@ type Component struct {
 	Diagnostics string `json:"diagnostics,omitempty"`
 	// Objects are the objects the component applied.
 	Objects []Object `json:"objects"`
+	// Restarts are the containers of its pods that restarted during the
+	// run: a component can be ready after a crash (it started before what
+	// it needs, then was restarted), which its status alone hides.
+	Restarts []Restart `json:"restarts,omitempty"`
+}
+
+// Restart is a container that restarted, and why it last stopped.
+type Restart struct {
+	Pod       string `json:"pod"`
+	Container string `json:"container"`
+	Count     int    `json:"count"`
+	// ExitCode and Message are those of its last termination: its exit
+	// code and termination message (what it wrote to
+	// /dev/termination-log, or its last log lines under
+	// FallbackToLogsOnError).
+	ExitCode int    `json:"exitCode"`
+	Message  string `json:"message,omitempty"`
+}
+
+// String says what happened, on one line.
+func (r Restart) String() string {
+	times := "times"
+	if r.Count == 1 {
+		times = "time"
+	}
+	s := fmt.Sprintf("container %q of pod %s restarted %d %s; last exit %d", r.Container, r.Pod, r.Count, times, r.ExitCode)
+	if r.Message != "" {
+		s += ": " + r.Message
+	}
+	return s
 }
 
 // Image is what happened to one image of the stack: its build and its

@@ -13,7 +13,8 @@ import (
 // WriteTable writes the human summary of r: a table with one row per
 // component (applied, ready and duration in seconds, then the status and
 // reason), the critical path with its time and, on sim, the lower bound,
-// and the diagnostics bundle of each component that has one:
+// the diagnostics bundle of each component that has one, and a warning
+// for each container that restarted:
 //
 //	COMPONENT    APPLIED  READY   DURATION  STATUS
 //	postgresql   2.2 s    10.3 s  8.1 s     ready
@@ -64,6 +65,11 @@ func WriteTable(w io.Writer, r *Report) error {
 	for _, c := range r.Components {
 		if c.Diagnostics != "" {
 			fmt.Fprintf(ew, "%s diagnostics: %s\n", oneLine(c.Name), oneLine(c.Diagnostics))
+		}
+	}
+	for _, c := range r.Components {
+		for _, rs := range c.Restarts {
+			fmt.Fprintf(ew, "warning: %s: %s\n", oneLine(c.Name), oneLine(rs.String()))
 		}
 	}
 	if len(r.Images) > 0 {

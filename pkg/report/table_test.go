@@ -145,3 +145,21 @@ func TestWriteTableImagesError(t *testing.T) {
 		t.Errorf("error = %v, want the write error", err)
 	}
 }
+
+// A component that came up after a crash says so under the table.
+func TestWriteTableRestarts(t *testing.T) {
+	ready := 9.4
+	r := &report.Report{Components: []report.Component{{
+		Name: "datastorage", Status: report.StatusReady, ReadyAt: &ready,
+		Restarts: []report.Restart{{Pod: "datastorage-7c9f", Container: "datastorage", Count: 1, ExitCode: 1,
+			Message: `schema missing: relation "audit_events" does not exist`}},
+	}}}
+	var b strings.Builder
+	if err := report.WriteTable(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	want := `warning: datastorage: container "datastorage" of pod datastorage-7c9f restarted 1 time; last exit 1: schema missing: relation "audit_events" does not exist` + "\n"
+	if !strings.HasSuffix(b.String(), want) {
+		t.Errorf("table:\n%s\nwant it to end with\n%s", b.String(), want)
+	}
+}

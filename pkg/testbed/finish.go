@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -177,6 +179,48 @@ func (r *run) report(res *engine.Result, result report.Result) *report.Report {
 		rep.CriticalPath = []string{}
 	}
 	return rep
+}
+
+// restarts records, per component, the containers of its pods that
+// restarted during the run (not on sim, whose pods run nothing).
+func (r *run) restarts(rep *report.Report) {
+	if r.cfg == nil || r.simulated() {
+		return
+	}
+	cs, err := kubernetes.NewForConfig(r.cfg)
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for i := range rep.Components {
+		rc := &rep.Components[i]
+		namespaces := map[string]bool{}
+		for _, o := range rc.Objects {
+			if o.Namespace != "" {
+				namespaces[o.Namespace] = true
+			}
+		}
+		for _, ns := range slices.Sorted(maps.Keys(namespaces)) {
+			pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: apply.LabelStack + "=" + r.s.Metadata.Name + "," + apply.LabelComponent + "=" + rc.Name})
+			if err != nil {
+				continue
+			}
+			for _, p := range pods.Items {
+				for _, c := range append(p.Status.InitContainerStatuses, p.Status.ContainerStatuses...) {
+					if c.RestartCount == 0 {
+						continue
+					}
+					rs := report.Restart{Pod: p.Name, Container: c.Name, Count: int(c.RestartCount)}
+					if t := c.LastTerminationState.Terminated; t != nil {
+						rs.ExitCode = int(t.ExitCode)
+						rs.Message = firstLine(strings.TrimSpace(t.Message))
+					}
+					rc.Restarts = append(rc.Restarts, rs)
+				}
+			}
+		}
+	}
 }
 
 // criticalPath names the components whose readiness the last one waited

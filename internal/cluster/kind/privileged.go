@@ -161,9 +161,13 @@ func ensurePrivileged(ctx context.Context, eng engine, dir string) (string, erro
 	shimMu.Lock()
 	defer shimMu.Unlock()
 	if shimDir != "" {
-		return "", nil
+		if _, err := os.Stat(filepath.Join(shimDir, "docker")); err == nil {
+			return "", nil
+		}
+		// Its state directory is gone (a test's): write it again in dir.
 	}
-	real, err := exec.LookPath("docker")
+	path := withoutDir(os.Getenv("PATH"), shimDir)
+	real, err := lookPath("docker", path)
 	if err != nil {
 		return "", fmt.Errorf("docker is not on PATH: %w", err)
 	}
@@ -187,12 +191,40 @@ func ensurePrivileged(ctx context.Context, eng engine, dir string) (string, erro
 		_ = os.Remove(tmp.Name())
 		return "", fmt.Errorf("docker wrapper: %w", err)
 	}
-	if err := os.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH")); err != nil {
+	if err := os.Setenv("PATH", dir+string(os.PathListSeparator)+path); err != nil {
 		return "", err
 	}
 	shimDir = dir
 	return fmt.Sprintf("docker %s cannot run --privileged containers on this host (its capability bounding set lacks %s): kind's nodes get the host's capabilities instead, through %s",
 		version, strings.Join(missing, ", "), filepath.Join(dir, "docker")), nil
+}
+
+// withoutDir returns the PATH list path without dir.
+func withoutDir(path, dir string) string {
+	if dir == "" {
+		return path
+	}
+	var keep []string
+	for _, d := range filepath.SplitList(path) {
+		if d != dir {
+			keep = append(keep, d)
+		}
+	}
+	return strings.Join(keep, string(os.PathListSeparator))
+}
+
+// lookPath finds an executable called name in the PATH list path.
+func lookPath(name, path string) (string, error) {
+	for _, d := range filepath.SplitList(path) {
+		if d == "" {
+			continue
+		}
+		p := filepath.Join(d, name)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", exec.ErrNotFound
 }
 
 func firstErr(errs ...error) error {

@@ -1,6 +1,6 @@
 // Command datastorage is the DataStorage service of examples/kubernaut-real:
 // audit events in PostgreSQL, cached counts in Redis, readiness that says
-// whether the schema is there. Its configuration comes from the
+// whether the schema is there, and an exit at start when it is not. Its configuration comes from the
 // environment (internal/config); it logs JSON to stderr and stops
 // gracefully on SIGTERM or SIGINT.
 //
@@ -69,11 +69,26 @@ func run(ctx context.Context, log *slog.Logger) error {
 	log.Info("listening", "addr", ln.Addr().String(),
 		"postgresql", fmt.Sprintf("%s:%d/%s", cfg.Postgres.Host, cfg.Postgres.Port, cfg.Postgres.Database),
 		"redis", cfg.Redis.Addr)
-	go store.WaitFor(ctx, log, "postgresql", pg.Ping)
+	// Like the service it stands in for, DataStorage checks its schema once
+	// PostgreSQL answers and stops if it is not there: it never creates it,
+	// the migrations Job does. Started before the Job has run (the original
+	// suites' race), it exits saying so, and Kubernetes restarts it.
+	schemaErr := make(chan error, 1)
+	go func() {
+		store.WaitFor(ctx, log, "postgresql", pg.Ping)
+		if err := pg.CheckSchema(ctx); err != nil && ctx.Err() == nil {
+			schemaErr <- fmt.Errorf("%w: DataStorage does not create its schema; the migrations must run first", err)
+		}
+	}()
 	go store.WaitFor(ctx, log, "redis", rds.Ping)
 
 	select {
 	case err := <-serveErr:
+		return err
+	case err := <-schemaErr:
+		_ = srv.Close()
+		// What the kubelet shows as the container's last termination.
+		_ = os.WriteFile("/dev/termination-log", []byte(err.Error()), 0o644)
 		return err
 	case <-ctx.Done():
 	}

@@ -127,7 +127,7 @@ func schemaError(err error) error {
 }
 
 // WaitFor calls ping until it succeeds or ctx ends, backing off from 250 ms
-// to 5 s, and logs each failure and the success: how the service tells its
+// to 1 s (a dependency that comes up is seen within a second), and logs each failure and the success: how the service tells its
 // operator that a dependency is not there yet. The API serves meanwhile
 // (/health says what is missing).
 func WaitFor(ctx context.Context, log *slog.Logger, name string, ping func(context.Context) error) {
@@ -146,6 +146,6 @@ func WaitFor(ctx context.Context, log *slog.Logger, name string, ping func(conte
 			return
 		case <-time.After(delay):
 		}
-		delay = min(2*delay, 5*time.Second)
+		delay = min(2*delay, time.Second)
 	}
 }
