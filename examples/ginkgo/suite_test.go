@@ -1,9 +1,12 @@
 // Package ginkgo_test is a Ginkgo v2 suite against the hello stack
 // (examples/hello): process 1 brings the stack up once, every parallel
 // process talks to it through its kubeconfig, and process 1 tears it down
-// after the last spec. Run it with
+// after the last spec. Run it from examples/ginkgo with
 //
-//	go run github.com/onsi/ginkgo/v2/ginkgo --procs=4 ./...
+//	go run github.com/onsi/ginkgo/v2/ginkgo --procs=4 -r
+//
+// which runs the suite of datastorage/ too: the same pattern on kind, with
+// real HTTP requests to the DataStorage service of examples/kubernaut-real.
 package ginkgo_test
 
 import (
