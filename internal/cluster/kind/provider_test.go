@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sigs.k8s.io/kind/pkg/apis/config/defaults"
 	"strconv"
 	"strings"
 	"testing"
@@ -202,6 +203,9 @@ func TestDelete(t *testing.T) {
 		t.Errorf("calls %q, want a delete with the state directory's kubeconfig", f.Calls())
 	}
 	assertNothingLeft(t, p2, "testbed-shop")
+	if calls := f.Calls(); calls[len(calls)-1] != "network rm kind" {
+		t.Errorf("calls %q, want kind's network removed after the last cluster", calls)
+	}
 	if err := p2.Delete(context.Background(), "shop"); !errors.Is(err, cluster.ErrNotFound) {
 		t.Errorf("second Delete = %v, want ErrNotFound", err)
 	}
@@ -428,6 +432,53 @@ func TestPrepare(t *testing.T) {
 	err := cli{bin: "testbed-no-such-tool"}.Check(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "testbed-no-such-tool is not installed") {
 		t.Errorf("Check of a missing tool = %v", err)
+	}
+}
+
+// An empty node image is kind's default when the engine has it, else the
+// one DefaultNodeImage gives (testbed's, built offline), asked once; its
+// failure fails Prepare naming both.
+func TestPrepareResolvesTheNodeImage(t *testing.T) {
+	ctx := context.Background()
+	calls := 0
+	own := func(context.Context) (string, error) { calls++; return "testbed.local/kind-node:v1-abc", nil }
+
+	f := newFake(t)
+	p := newProvider(t, f, Options{DefaultNodeImage: own})
+	if err := p.Prepare(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := p.Ensure(ctx, "web"); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.config(ClusterName("web")).Nodes[0].Image; got != "testbed.local/kind-node:v1-abc" || calls != 1 {
+		t.Errorf("node image %q after %d calls; want testbed's, asked once", got, calls)
+	}
+
+	f = newFake(t)
+	f.local[defaults.Image] = "sha256:kind"
+	p = newProvider(t, f, Options{DefaultNodeImage: own})
+	if err := p.Prepare(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := p.Ensure(ctx, "web"); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.config(ClusterName("web")).Nodes[0].Image; got != "" || calls != 1 {
+		t.Errorf("node image %q with kind's default here (%d calls); want kind's default", got, calls)
+	}
+
+	f = newFake(t)
+	p = newProvider(t, f, Options{NodeImage: "mine:1", DefaultNodeImage: own})
+	if err := p.Prepare(ctx); err != nil || calls != 1 {
+		t.Errorf("Prepare with a node image = %v (%d calls); want it used as is", err, calls)
+	}
+
+	f = newFake(t)
+	p = newProvider(t, f, Options{DefaultNodeImage: func(context.Context) (string, error) { return "", errors.New("debootstrap is needed") }})
+	err := p.Prepare(ctx)
+	if err == nil || !strings.Contains(err.Error(), defaults.Image) || !strings.Contains(err.Error(), "debootstrap is needed") {
+		t.Errorf("Prepare = %v; want kind's image and the build's error named", err)
 	}
 }
 
