@@ -59,14 +59,24 @@ func needDocker(t *testing.T) {
 	}
 }
 
-// kindContainers lists the containers kind made, running or not.
-func kindContainers(t *testing.T) string {
+// kindContainers lists the containers kind made for clusters of stack,
+// running or not.
+func kindContainers(t *testing.T, stack string) string {
 	t.Helper()
-	out, err := exec.Command("docker", "ps", "-a", "--quiet", "--filter", "label=io.x-k8s.kind.cluster").CombinedOutput()
+	out, err := exec.Command("docker", "ps", "-a", "--format", `{{.ID}} {{.Label "io.x-k8s.kind.cluster"}}`, "--filter", "label=io.x-k8s.kind.cluster").CombinedOutput()
 	if err != nil {
 		t.Fatalf("docker ps: %v: %s", err, out)
 	}
-	return strings.TrimSpace(string(out))
+	// Other tests (and other processes) run kind clusters meanwhile: only
+	// this stack's count.
+	var ids []string
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		id, cluster, _ := strings.Cut(line, " ")
+		if strings.HasPrefix(cluster, "testbed-"+stack) {
+			ids = append(ids, id)
+		}
+	}
+	return strings.Join(ids, " ")
 }
 
 // kindLeftovers lists what a kind run left in state: cluster directories
@@ -125,7 +135,7 @@ func TestKindPlan(t *testing.T) {
 
 func TestKindUpMissingNodeImage(t *testing.T) {
 	needDocker(t)
-	if c := kindContainers(t); c != "" {
+	if c := kindContainers(t, "kindmiss"); c != "" {
 		t.Skipf("kind containers exist already: %s", c)
 	}
 	file := writeKindStack(t, "kindmiss", "{name: app, ref: example/app:1}", "auto")
@@ -139,7 +149,7 @@ func TestKindUpMissingNodeImage(t *testing.T) {
 	if !regexp.MustCompile(`kind cluster testbed-kindmiss-[0-9a-f]{6}: create on docker: failed to pull image "kindest/node:v0.0.0-testbed-missing"`).MatchString(r.stderr) {
 		t.Errorf("stderr does not say the node image could not be had:\n%s", r.stderr)
 	}
-	if c := kindContainers(t); c != "" {
+	if c := kindContainers(t, "kindmiss"); c != "" {
 		t.Errorf("a failed up left kind containers: %s", c)
 	}
 	if left := kindLeftovers(t, state); len(left) > 0 {
