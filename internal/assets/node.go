@@ -200,8 +200,43 @@ func BuildNodeImage(ctx context.Context, opts NodeOptions) (string, error) {
 	if err := buildNode(ctx, d, work, bin, ref, emit); err != nil {
 		return "", err
 	}
+	emit(Event{Step: "verify", Message: "checking " + ref})
+	if err := VerifyNodeImage(ctx, opts.Docker, ref); err != nil {
+		return "", err
+	}
 	emit(Event{Step: "done", Message: "kind node image " + ref + " is ready"})
 	return ref, nil
+}
+
+// VerifyNodeImage checks the node image ref in the engine (tool: "" is
+// docker): it carries the content key this testbed builds, and the
+// binaries in it run and say the pinned versions (kubeadm, kubelet,
+// containerd, runc). It starts a throwaway container per binary, a few
+// seconds in all.
+func VerifyNodeImage(ctx context.Context, tool, ref string) error {
+	d := docker{bin: tool}
+	label, err := d.output(ctx, nil, "image", "inspect", "--format", "{{index .Config.Labels \""+keyLabel+"\"}}", ref)
+	if err != nil {
+		return fmt.Errorf("kind node image %s: %w", ref, err)
+	}
+	if got := strings.TrimSpace(label); got != NodeKey() {
+		return fmt.Errorf("kind node image %s: content key %q, this testbed builds %q: rebuild with `testbed assets build --kind-node --force`", ref, got, NodeKey())
+	}
+	for _, c := range []struct{ bin, arg, want string }{
+		{"/usr/bin/kubeadm", "version -o short", KubernetesVersion},
+		{"/usr/bin/kubelet", "--version", KubernetesVersion},
+		{"/usr/local/bin/containerd", "--version", ContainerdVersion},
+		{"/usr/local/sbin/runc", "--version", strings.TrimPrefix(RuncVersion, "v")},
+	} {
+		out, err := d.output(ctx, nil, append([]string{"run", "--rm", "--entrypoint", c.bin, ref}, strings.Fields(c.arg)...)...)
+		if err != nil {
+			return fmt.Errorf("kind node image %s: %s %s: %w", ref, c.bin, c.arg, err)
+		}
+		if !strings.Contains(out, c.want) {
+			return fmt.Errorf("kind node image %s: %s %s says %q, want %s: rebuild with `testbed assets build --kind-node --force`", ref, c.bin, c.arg, strings.TrimSpace(out), c.want)
+		}
+	}
+	return nil
 }
 
 // nodeSteps are the Go builds of the node: module directory under

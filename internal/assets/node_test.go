@@ -163,3 +163,32 @@ func TestEnsureNodeImage(t *testing.T) {
 		t.Errorf("EnsureNodeImage cancelled = %v, want context.Canceled", err)
 	}
 }
+
+// The node image make test builds passes its own check; an image without
+// testbed's key does not.
+func TestVerifyNodeImageReal(t *testing.T) {
+	ctx := context.Background()
+	d := docker{}
+	ok, err := d.has(ctx, NodeImage())
+	if err != nil {
+		t.Skipf("no Docker engine answers: %v", err)
+	}
+	if !ok {
+		t.Skipf("the kind node image %s is not built (`make kind-node`)", NodeImage())
+	}
+	if err := VerifyNodeImage(ctx, "", NodeImage()); err != nil {
+		t.Error(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\nLABEL "+keyLabel+"=000000000000\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ref := "testbed.local/assets-test/not-a-node:" + NodeKey()
+	if err := d.run(ctx, "build", "-q", "-t", ref, dir); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.run(context.Background(), "rmi", ref) })
+	if err := VerifyNodeImage(ctx, "", ref); err == nil || !strings.Contains(err.Error(), `content key "000000000000"`) {
+		t.Errorf("VerifyNodeImage of a foreign image = %v", err)
+	}
+}

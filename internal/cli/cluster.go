@@ -69,9 +69,16 @@ by itself when a stack names no node image and kind's is not here.`,
 	build.Flags().StringVar(&tool, "container-tool", "docker", "with --kind-node: the container engine's command, docker or podman")
 	verify := &cobra.Command{
 		Use:   "verify",
-		Short: "Check every cached binary against the checksum recorded when it was built",
+		Short: "Check every cached binary against the checksum recorded when it was built (--kind-node: the node image)",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if kindNode {
+				if err := assets.VerifyNodeImage(cmd.Context(), tool, assets.NodeImage()); err != nil {
+					return infra(err)
+				}
+				g.progress("kind node image %s is intact", assets.NodeImage())
+				return nil
+			}
 			if err := assets.Verify(cmd.Context(), assets.Dir(g.assetsDir)); err != nil {
 				return infra(err)
 			}
@@ -79,6 +86,8 @@ by itself when a stack names no node image and kind's is not here.`,
 			return nil
 		},
 	}
+	verify.Flags().BoolVar(&kindNode, "kind-node", false, "check testbed's kind node image: its content key, and that its kubeadm, kubelet, containerd and runc run and are the pinned versions")
+	verify.Flags().StringVar(&tool, "container-tool", "docker", "with --kind-node: the container engine's command")
 	path := &cobra.Command{
 		Use:   "path",
 		Short: "Print the directory holding the binaries (fails if they are not built)",
