@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -159,5 +160,16 @@ func TestStackOptions(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// up says where each port answers: auto ports are chosen at run time.
+func TestWritePorts(t *testing.T) {
+	s := &stack.Stack{Spec: stack.Spec{Ports: []stack.Port{{Name: "api", NodePort: 30081}, {Name: "db", NodePort: 30432}, {Name: "unused", NodePort: 30500}}}}
+	var b strings.Builder
+	writePorts(&b, s, map[string]int{"api": 35861, "db": 43989})
+	want := "testbed: port api: 127.0.0.1:35861 (NodePort 30081)\ntestbed: port db: 127.0.0.1:43989 (NodePort 30432)\n"
+	if b.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -241,6 +242,7 @@ Exit codes: 0 ready, 1 a component failed or timed out, 2 invalid input,
 				}
 				return exitFor(upErr)
 			}
+			writePorts(g.stderr, s, env.Ports)
 			fmt.Fprintln(g.stdout, env.Kubeconfig)
 			return nil
 		},
@@ -505,4 +507,14 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// writePorts says where each of the stack's ports answers on the host, for
+// the ports (`hostPort: auto`) the user did not choose.
+func writePorts(w io.Writer, s *stack.Stack, ports map[string]int) {
+	for _, p := range s.Spec.Ports {
+		if hp, ok := ports[p.Name]; ok && hp > 0 {
+			fmt.Fprintf(w, "testbed: port %s: 127.0.0.1:%d (NodePort %d)\n", p.Name, hp, p.NodePort)
+		}
+	}
 }
