@@ -119,8 +119,12 @@ type Provider struct {
 	probe func(ctx context.Context, kubeconfig string) error
 
 	netLock networkLock
-	// imageMu serialises settling an empty NodeImage.
-	imageMu sync.Mutex
+	// imageMu serialises settling the node image: nodeImage is the image
+	// a new cluster's nodes run (Options.NodeImage, or what an empty one
+	// settles to), once settled is true.
+	imageMu   sync.Mutex
+	nodeImage string
+	settled   bool
 
 	mu   sync.Mutex
 	held map[string][]*portLock // by cluster name
@@ -248,16 +252,24 @@ func (p *Provider) Prepare(ctx context.Context) error {
 	return p.resolveNodeImage(ctx)
 }
 
-// resolveNodeImage settles an empty NodeImage: kind's default when the
-// engine has it, else DefaultNodeImage's.
+// resolveNodeImage settles the image new nodes run: Options.NodeImage;
+// when it is empty, kind's default when the engine has it, else
+// DefaultNodeImage's. Options.NodeImage stays what the stack asked for:
+// a running cluster is reused for the same request, whichever image an
+// empty one settled to.
 func (p *Provider) resolveNodeImage(ctx context.Context) error {
 	p.imageMu.Lock()
 	defer p.imageMu.Unlock()
+	if p.settled {
+		return nil
+	}
 	if p.opts.NodeImage != "" || p.opts.DefaultNodeImage == nil {
+		p.nodeImage, p.settled = p.opts.NodeImage, true
 		return nil
 	}
 	_, err := p.eng.ImageID(ctx, defaults.Image)
 	if err == nil {
+		p.nodeImage, p.settled = "", true
 		return nil
 	}
 	if !errors.Is(err, ErrNoLocalImage) {
@@ -267,7 +279,7 @@ func (p *Provider) resolveNodeImage(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("kind provider: kind's node image %s is not in %s's image store, and testbed's own node image: %w", defaults.Image, p.eng.Name(), err)
 	}
-	p.opts.NodeImage = img
+	p.nodeImage, p.settled = img, true
 	return nil
 }
 
@@ -282,16 +294,20 @@ func (p *Provider) exists(name string) (bool, error) {
 
 // state is what testbed records about a kind cluster it made.
 type state struct {
-	Stack     string         `json:"stack"`
-	Cluster   string         `json:"cluster"`
-	Runtime   string         `json:"runtime"`
-	Spec      spec           `json:"spec"`
+	Stack   string `json:"stack"`
+	Cluster string `json:"cluster"`
+	Runtime string `json:"runtime"`
+	Spec    spec   `json:"spec"`
+	// NodeImage is the image the nodes run: Spec.NodeImage, or what an
+	// empty one settled to (empty: kind's default).
+	NodeImage string         `json:"nodeImage,omitempty"`
 	Ports     map[string]int `json:"ports"`
 	CreatedAt time.Time      `json:"createdAt"`
 }
 
 // spec is what a stack asks of its cluster; a running cluster is reused
-// only for the same spec.
+// only for the same spec. NodeImage is the image asked for: empty when
+// the provider chooses it.
 type spec struct {
 	NodeImage   string  `json:"nodeImage,omitempty"`
 	Mounts      []Mount `json:"mounts,omitempty"`
@@ -312,7 +328,7 @@ func (s spec) differences(t spec) []string {
 		return string(x) == string(y)
 	}
 	if s.NodeImage != t.NodeImage {
-		d = append(d, fmt.Sprintf("node image %q, now %q", s.NodeImage, t.NodeImage))
+		d = append(d, fmt.Sprintf("node image %s, now %s", imageName(s.NodeImage), imageName(t.NodeImage)))
 	}
 	if !eq(s.Mounts, t.Mounts) {
 		d = append(d, "mounts")
@@ -324,6 +340,14 @@ func (s spec) differences(t spec) []string {
 		d = append(d, "extra kind config")
 	}
 	return d
+}
+
+// imageName quotes a requested node image; empty is the default.
+func imageName(ref string) string {
+	if ref == "" {
+		return "the default"
+	}
+	return fmt.Sprintf("%q", ref)
 }
 
 const stateFile = "state.json"
@@ -432,7 +456,7 @@ func (p *Provider) reusable(kname string) (*state, error) {
 		return nil, fmt.Errorf("kind cluster %s runs on %s, this run uses %s: one container tool per run; take the stack down first (testbed down)", kname, st.Runtime, p.eng.Name())
 	}
 	if d := st.Spec.differences(p.spec()); len(d) > 0 {
-		return nil, fmt.Errorf("kind cluster %s was made for another spec (%s changed): take the stack down (testbed down) to make it again", kname, strings.Join(d, ", "))
+		return nil, fmt.Errorf("kind cluster %s was made for another spec (changed: %s): take the stack down (testbed down) to make it again", kname, strings.Join(d, "; "))
 	}
 	return st, nil
 }
@@ -447,7 +471,7 @@ func (p *Provider) create(ctx context.Context, stack, kname string) (c *Cluster,
 	if err := checkPorts(p.opts.Ports); err != nil {
 		return nil, fmt.Errorf("kind cluster %s: %w", kname, err)
 	}
-	if _, err := clusterConfig(p.opts.NodeImage, p.opts.Mounts, p.opts.Ports, p.opts.ExtraConfig); err != nil {
+	if _, err := clusterConfig(p.nodeImage, p.opts.Mounts, p.opts.Ports, p.opts.ExtraConfig); err != nil {
 		return nil, fmt.Errorf("kind cluster %s: %w", kname, err)
 	}
 	ports, locks, err := p.takeClaim(stack, kname)
@@ -461,7 +485,7 @@ func (p *Provider) create(ctx context.Context, stack, kname string) (c *Cluster,
 			dropAll(locks, true)
 		}
 	}()
-	cfg, err := clusterConfig(p.opts.NodeImage, p.opts.Mounts, resolved(p.opts.Ports, ports), p.opts.ExtraConfig)
+	cfg, err := clusterConfig(p.nodeImage, p.opts.Mounts, resolved(p.opts.Ports, ports), p.opts.ExtraConfig)
 	if err != nil {
 		return nil, fmt.Errorf("kind cluster %s: %w", kname, err)
 	}
@@ -472,7 +496,7 @@ func (p *Provider) create(ctx context.Context, stack, kname string) (c *Cluster,
 	if err := os.WriteFile(filepath.Join(dir, "kind-config.yaml"), []byte(configYAML(cfg)), 0o600); err != nil {
 		return nil, fmt.Errorf("kind cluster %s: %w", kname, err)
 	}
-	st := &state{Stack: stack, Cluster: kname, Runtime: p.eng.Name(), Spec: p.spec(), Ports: ports, CreatedAt: time.Now()}
+	st := &state{Stack: stack, Cluster: kname, Runtime: p.eng.Name(), Spec: p.spec(), NodeImage: p.nodeImage, Ports: ports, CreatedAt: time.Now()}
 	if err := p.writeState(st); err != nil {
 		return nil, fmt.Errorf("kind cluster %s: %w", kname, err)
 	}

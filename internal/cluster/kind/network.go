@@ -50,9 +50,18 @@ func (l networkLock) tryExclusive() (release func(), ok bool, err error) {
 	return func() { f.Close() }, true, nil
 }
 
+// networkEnv names another network for kind's nodes; kind's library
+// reads it itself.
+const networkEnv = "KIND_EXPERIMENTAL_DOCKER_NETWORK"
+
 // removeNetworkIfUnused removes kind's network when no container is on it
-// and no cluster is being created; it says whether it did.
+// and no cluster is being created; it says whether it did. When kind puts
+// the nodes on a network of the user's (networkEnv), neither that network
+// nor kind's is removed: the nodes were never on kind's.
 func (p *Provider) removeNetworkIfUnused(ctx context.Context) (bool, error) {
+	if os.Getenv(networkEnv) != "" {
+		return false, nil
+	}
 	release, ok, err := p.netLock.tryExclusive()
 	if err != nil || !ok {
 		return false, err

@@ -211,6 +211,23 @@ func TestDelete(t *testing.T) {
 	}
 }
 
+// Nodes that kind put on a network of the user's leave it, and kind's own,
+// alone.
+func TestDeleteLeavesTheUsersNetwork(t *testing.T) {
+	t.Setenv(networkEnv, "mine")
+	f := newFake(t)
+	p := newProvider(t, f, Options{})
+	if _, _, err := p.Ensure(context.Background(), "shop"); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Delete(context.Background(), "shop"); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.count("network rm"); n != 0 {
+		t.Errorf("calls %q, want no network removed", f.Calls())
+	}
+}
+
 func TestFailedCreateLeavesNothing(t *testing.T) {
 	f := newFake(t)
 	f.createErr = errors.New("kubeadm init failed")
@@ -479,6 +496,45 @@ func TestPrepareResolvesTheNodeImage(t *testing.T) {
 	err := p.Prepare(ctx)
 	if err == nil || !strings.Contains(err.Error(), defaults.Image) || !strings.Contains(err.Error(), "debootstrap is needed") {
 		t.Errorf("Prepare = %v; want kind's image and the build's error named", err)
+	}
+}
+
+// A stack that names no node image reuses its running cluster in the next
+// run, which asks for ports before the image is settled (as Up does), even
+// when testbed's node image has been rebuilt meanwhile.
+func TestEnsureReusesTheClusterOfASettledImage(t *testing.T) {
+	ctx := context.Background()
+	f := newFake(t)
+	state := t.TempDir()
+	ports := []Port{{Name: "web", NodePort: 30080}}
+	own := func(ref string) func(context.Context) (string, error) {
+		return func(context.Context) (string, error) { return ref, nil }
+	}
+	p := newProvider(t, f, Options{StateDir: state, Ports: ports, DefaultNodeImage: own("testbed.local/kind-node:v1-abc")})
+	if err := p.Prepare(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := p.Ensure(ctx, "shop"); err != nil {
+		t.Fatal(err)
+	}
+	p.Close() // the next `up` runs in another process
+
+	p2 := newProvider(t, f, Options{StateDir: state, Ports: ports, DefaultNodeImage: own("testbed.local/kind-node:v1-def")})
+	if _, err := p2.ClaimPorts(ctx, "shop"); err != nil {
+		t.Fatalf("ClaimPorts of the running cluster = %v", err)
+	}
+	if err := p2.Prepare(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, created, err := p2.Ensure(ctx, "shop"); err != nil || created {
+		t.Errorf("Ensure = created %v, %v; want the running cluster reused", created, err)
+	}
+	if f.count("create") != 1 {
+		t.Errorf("calls %q, want one create", f.Calls())
+	}
+	st, err := p2.readState(ClusterName("shop"))
+	if err != nil || st.NodeImage != "testbed.local/kind-node:v1-abc" || st.Spec.NodeImage != "" {
+		t.Errorf("state %+v, %v; want the image asked for (none) and the one the nodes run", st, err)
 	}
 }
 
