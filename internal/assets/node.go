@@ -553,12 +553,20 @@ func buildNode(ctx context.Context, d docker, work, bin, ref string, emit func(E
 	if err := os.WriteFile(filepath.Join(work, "node.Dockerfile"), []byte(dockerfile), 0o644); err != nil {
 		return err
 	}
-	if err := d.run(ctx, "build", "-q", "--label", keyLabel+"="+key, "-f", filepath.Join(work, "node.Dockerfile"), "-t", base, nctx); err != nil {
+	// --force-rm: a step that fails leaves no container behind.
+	if err := d.run(ctx, "build", "-q", "--force-rm", "--label", keyLabel+"="+key, "-f", filepath.Join(work, "node.Dockerfile"), "-t", base, nctx); err != nil {
 		return err
 	}
 	defer func() { _ = d.run(context.WithoutCancel(ctx), "rmi", base) }()
 
+	// The control-plane images carry registry.k8s.io names only while they
+	// are saved: each built so far is untagged again, whatever fails next.
 	var refs []string
+	defer func() {
+		if len(refs) > 0 {
+			_ = d.run(context.WithoutCancel(ctx), append([]string{"rmi"}, refs...)...)
+		}
+	}()
 	for _, img := range cpImages() {
 		emit(Event{Step: "node image", Message: "control-plane image " + img.ref})
 		dir := filepath.Join(work, "cp", img.bin)
@@ -569,12 +577,11 @@ func buildNode(ctx context.Context, d docker, work, bin, ref string, emit func(E
 		if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o644); err != nil {
 			return err
 		}
-		if err := d.run(ctx, "build", "-q", "-t", img.ref, dir); err != nil {
+		if err := d.run(ctx, "build", "-q", "--force-rm", "-t", img.ref, dir); err != nil {
 			return err
 		}
 		refs = append(refs, img.ref)
 	}
-	defer func() { _ = d.run(context.WithoutCancel(ctx), append([]string{"rmi"}, refs...)...) }()
 	archive := filepath.Join(work, "images.tar")
 	if err := d.run(ctx, append([]string{"save", "-o", archive}, refs...)...); err != nil {
 		return err
@@ -584,12 +591,14 @@ func buildNode(ctx context.Context, d docker, work, bin, ref string, emit func(E
 	// image garbage collection keeps them, and commit the result.
 	emit(Event{Step: "node image", Message: "importing the control-plane images into the node's containerd"})
 	name := "testbed-kind-node-build-" + key
-	_ = d.run(ctx, "rm", "-f", name)
+	_ = d.run(ctx, "rm", "-f", "-v", name)
+	// Removed however the run ends: a `docker run` whose start fails, or
+	// that is interrupted, can leave the container created.
+	defer func() { _ = d.run(context.WithoutCancel(ctx), "rm", "-f", "-v", name) }()
 	if err := d.run(ctx, "run", "-d", "--name", name, "--cap-add=SYS_ADMIN", "--security-opt", "seccomp=unconfined",
 		"--security-opt", "apparmor=unconfined", "--entrypoint", "sleep", base, "infinity"); err != nil {
 		return err
 	}
-	defer func() { _ = d.run(context.WithoutCancel(ctx), "rm", "-f", "-v", name) }()
 	script := importScript
 	f, err := os.Open(archive)
 	if err != nil {
@@ -640,6 +649,14 @@ func (d docker) command(ctx context.Context, args ...string) *exec.Cmd {
 	return cmd
 }
 
+// name is the tool as the user named it.
+func (d docker) name() string {
+	if d.bin == "" {
+		return "docker"
+	}
+	return d.bin
+}
+
 // run runs the tool; an error names the command and carries its output.
 func (d docker) run(ctx context.Context, args ...string) error {
 	_, err := d.output(ctx, nil, args...)
@@ -674,7 +691,10 @@ func (d docker) has(ctx context.Context, ref string) (bool, error) {
 		if strings.Contains(msg, "no such image") || strings.Contains(msg, "no such object") || strings.Contains(msg, "image not known") {
 			return false, nil
 		}
-		return false, fmt.Errorf("%s image inspect %s: %w: %s", cmd.Path, ref, err, strings.TrimSpace(errb.String()))
+		if msg := strings.TrimSpace(errb.String()); msg != "" {
+			err = fmt.Errorf("%w: %s", err, msg)
+		}
+		return false, fmt.Errorf("%s image inspect %s: %w", d.name(), ref, err)
 	}
 	return true, nil
 }
