@@ -13,6 +13,7 @@ import (
 
 	"github.com/kubetestbed/testbed/internal/assets"
 	"github.com/kubetestbed/testbed/internal/cluster/sim"
+	"github.com/kubetestbed/testbed/internal/image"
 )
 
 func newAssetsCmd(g *globals) *cobra.Command {
@@ -46,8 +47,18 @@ by itself when a stack names no node image and kind's is not here.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			show := newBuildRenderer(g.stderr, isTerminal(g.stderr))
+			if tool != "" && !kindNode {
+				return invalid(errors.New("--container-tool: only with --kind-node (the sim binaries need no container engine)"))
+			}
 			if kindNode {
-				ref, err := assets.EnsureNodeImage(cmd.Context(), assets.NodeOptions{CacheDir: g.assetsDir, Force: force, Docker: tool, Progress: show.Event})
+				if tool != "" && tool != image.Docker && tool != image.Podman {
+					return invalid(fmt.Errorf("--container-tool %q: want docker or podman", tool))
+				}
+				engine, err := image.NewTool(cmd.Context(), tool)
+				if err != nil {
+					return infra(fmt.Errorf("the kind node image is built with a container engine: %w", err))
+				}
+				ref, err := assets.EnsureNodeImage(cmd.Context(), assets.NodeOptions{CacheDir: g.assetsDir, Force: force, Docker: engine.Name(), Progress: show.Event})
 				show.Close()
 				if err != nil {
 					return infra(err)
@@ -66,7 +77,7 @@ by itself when a stack names no node image and kind's is not here.`,
 	}
 	build.Flags().BoolVar(&force, "force", false, "rebuild even if a complete set (or image) is cached")
 	build.Flags().BoolVar(&kindNode, "kind-node", false, "build testbed's kind node image into the container engine")
-	build.Flags().StringVar(&tool, "container-tool", "docker", "with --kind-node: the container engine's command, docker or podman")
+	build.Flags().StringVar(&tool, "container-tool", "", "with --kind-node: the container engine, docker or podman (default: docker if its daemon answers, else podman)")
 	verify := &cobra.Command{
 		Use:   "verify",
 		Short: "Check every cached binary against the checksum recorded when it was built (--kind-node: the node image)",
