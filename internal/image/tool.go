@@ -394,7 +394,11 @@ func (e *BuildError) Error() string {
 		fmt.Fprintf(&b, "; %s", e.Hint)
 	}
 	if len(e.Tail) > 0 {
-		fmt.Fprintf(&b, "\n  last %d lines of output:", len(e.Tail))
+		if len(e.Tail) == 1 {
+			b.WriteString("\n  last line of output:")
+		} else {
+			fmt.Fprintf(&b, "\n  last %d lines of output:", len(e.Tail))
+		}
 		for _, l := range e.Tail {
 			b.WriteString("\n    " + l)
 		}

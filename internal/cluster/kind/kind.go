@@ -516,7 +516,7 @@ func (p *Provider) create(ctx context.Context, stack, kname string) (c *Cluster,
 			return nil, fmt.Errorf("kind cluster %s: create on %s: %w", kname, p.eng.Name(), err)
 		}
 	case <-ctx.Done():
-		p.progress(kname, "interrupted: removing the nodes kind is creating", time.Since(start))
+		p.progress(kname, "the run stopped: removing the nodes kind is creating", time.Since(start))
 		p.abortCreate(kname, kubeconfig, done)
 		return nil, fmt.Errorf("kind cluster %s: create: %w", kname, ctx.Err())
 	}
