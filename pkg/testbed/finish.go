@@ -182,42 +182,50 @@ func (r *run) report(res *engine.Result, result report.Result) *report.Report {
 }
 
 // restarts records, per component, the containers of its pods that
-// restarted during the run (not on sim, whose pods run nothing).
-func (r *run) restarts(rep *report.Report) {
-	if r.cfg == nil || r.simulated() {
+// restarted during the run (not on sim, whose pods run nothing). It asks
+// nothing of a cluster that died or of a run that was interrupted, and
+// lists the stack's pods once per namespace.
+func (r *run) restarts(ctx context.Context, rep *report.Report) {
+	if r.cfg == nil || r.simulated() || ctx.Err() != nil || r.clusterDied() != nil {
 		return
 	}
 	cs, err := kubernetes.NewForConfig(r.cfg)
 	if err != nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
+	byName := map[string]*report.Component{}
+	namespaces := map[string]bool{}
 	for i := range rep.Components {
 		rc := &rep.Components[i]
-		namespaces := map[string]bool{}
+		byName[rc.Name] = rc
 		for _, o := range rc.Objects {
 			if o.Namespace != "" {
 				namespaces[o.Namespace] = true
 			}
 		}
-		for _, ns := range slices.Sorted(maps.Keys(namespaces)) {
-			pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: apply.LabelStack + "=" + r.s.Metadata.Name + "," + apply.LabelComponent + "=" + rc.Name})
-			if err != nil {
+	}
+	for _, ns := range slices.Sorted(maps.Keys(namespaces)) {
+		pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: apply.LabelStack + "=" + r.s.Metadata.Name})
+		if err != nil {
+			continue
+		}
+		for _, p := range pods.Items {
+			rc := byName[p.Labels[apply.LabelComponent]]
+			if rc == nil {
 				continue
 			}
-			for _, p := range pods.Items {
-				for _, c := range append(p.Status.InitContainerStatuses, p.Status.ContainerStatuses...) {
-					if c.RestartCount == 0 {
-						continue
-					}
-					rs := report.Restart{Pod: p.Name, Container: c.Name, Count: int(c.RestartCount)}
-					if t := c.LastTerminationState.Terminated; t != nil {
-						rs.ExitCode = int(t.ExitCode)
-						rs.Message = firstLine(strings.TrimSpace(t.Message))
-					}
-					rc.Restarts = append(rc.Restarts, rs)
+			for _, c := range append(p.Status.InitContainerStatuses, p.Status.ContainerStatuses...) {
+				if c.RestartCount == 0 {
+					continue
 				}
+				rs := report.Restart{Pod: p.Name, Container: c.Name, Count: int(c.RestartCount)}
+				if t := c.LastTerminationState.Terminated; t != nil {
+					rs.ExitCode = int(t.ExitCode)
+					rs.Message = firstLine(strings.TrimSpace(t.Message))
+				}
+				rc.Restarts = append(rc.Restarts, rs)
 			}
 		}
 	}

@@ -154,7 +154,7 @@ func Up(ctx context.Context, s *stack.Stack, opts Options) (*Env, error) {
 
 	result, kind := r.classify(ctx, runCtx, runErr)
 	env.Report = r.report(res, result)
-	r.restarts(env.Report)
+	r.restarts(ctx, env.Report)
 	if runErr == nil {
 		return env, nil
 	}

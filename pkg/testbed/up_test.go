@@ -543,3 +543,51 @@ data: {x: "1"}
 		t.Errorf("pre-existing namespace default: %v", err)
 	}
 }
+
+// TestRestartsOnAClusterThatRunsPods: on a provider whose pods run (here a
+// kubeconfig cluster whose pods kwok plays), the report names each
+// component's restarted containers with their last exit, from one list of
+// the stack's pods per namespace, across namespaces.
+func TestRestartsOnAClusterThatRunsPods(t *testing.T) {
+	c := testenv.Cluster(t)
+	crash := `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: crash, namespace: restarts-other}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: crash}}
+  template:
+    metadata:
+      labels: {app: crash}
+      annotations: {sim.testbed.dev/fail: CrashLoopBackOff}
+    spec: {containers: [{name: main, image: "example.invalid/crash:1"}]}
+`
+	s := writeStack(t, map[string]string{
+		"testbed.yaml": `apiVersion: testbed.dev/v1alpha1
+kind: Stack
+metadata: {name: restarts}
+spec:
+  cluster:
+    provider: kubeconfig
+    kubeconfig: {path: ` + c.Kubeconfig + `}
+  namespace: restarts
+  components:
+    - {name: app, manifests: [app.yaml]}
+    - {name: crash, manifests: [ns.yaml, crash.yaml], dependsOn: [app]}
+`,
+		"app.yaml":   dep("app"),
+		"ns.yaml":    "apiVersion: v1\nkind: Namespace\nmetadata: {name: restarts-other}\n",
+		"crash.yaml": crash,
+	})
+	env, err := up(t, s, options(t))
+	if err == nil {
+		t.Fatal("up succeeded with a crash-looping component")
+	}
+	if rs := component(t, env.Report, "app").Restarts; len(rs) != 0 {
+		t.Errorf("app restarts %+v, want none", rs)
+	}
+	rs := component(t, env.Report, "crash").Restarts
+	if len(rs) != 1 || rs[0].Container != "main" || rs[0].Count < 1 || rs[0].ExitCode != 1 || !strings.Contains(rs[0].Message, "simulated crash") {
+		t.Errorf("crash restarts %+v, want its container's, with exit 1 and the message", rs)
+	}
+}
