@@ -106,6 +106,8 @@ func TestCLIBadInput(t *testing.T) {
 		{"unknown help topic", []string{"help", "cluster", "bogus"}, 2, `unknown help topic "cluster bogus"`},
 		{"unknown assets subcommand", []string{"assets", "verfy"}, 2, `unknown command "verfy" for "testbed assets"; did you mean "verify"?`},
 		{"bin dir without binaries", []string{"--bin-dir", "/nonexistent", "cluster", "create"}, 2, "sim asset kube-apiserver (/nonexistent/kube-apiserver): missing"},
+		{"unknown container tool for the node image", []string{"assets", "build", "--kind-node", "--container-tool", "nonesuch"}, 2, `--container-tool "nonesuch": want docker or podman`},
+		{"container tool for the sim binaries", []string{"assets", "verify", "--container-tool", "docker"}, 2, "--container-tool: only with --kind-node"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

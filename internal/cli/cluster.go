@@ -19,15 +19,19 @@ import (
 func newAssetsCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "assets",
-		Short: "Build, check and locate the sim provider's control-plane binaries",
+		Short: "Build, check and locate the sim provider's control-plane binaries and testbed's kind node image",
 		Long: `The sim provider runs kube-apiserver, kube-controller-manager, kube-scheduler
 and kubectl (Kubernetes ` + assets.KubernetesVersion + `), etcd ` + assets.EtcdVersion + ` and kwok ` + assets.KwokVersion + `.
 They are compiled once from the Go module proxy at those pinned versions into
---assets-dir, which takes about 10 minutes on 2 cores; later runs reuse them.`,
+--assets-dir, which takes about 10 minutes on 2 cores; later runs reuse them.
+
+With --kind-node, build and verify act on testbed's kind node image instead:
+the node image kind runs where its own cannot be pulled, built from the same
+binaries, the Go module proxy and Debian's packages.`,
 	}
 	parent(cmd)
-	var force, kindNode bool
-	var tool string
+	var force, kindNode, verifyNode bool
+	var tool, verifyTool string
 	build := &cobra.Command{
 		Use:   "build",
 		Short: "Build the control-plane binaries, or the kind node image (once; --force to rebuild)",
@@ -51,14 +55,11 @@ by itself when a stack names no node image and kind's is not here.`,
 				return invalid(errors.New("--container-tool: only with --kind-node (the sim binaries need no container engine)"))
 			}
 			if kindNode {
-				if tool != "" && tool != image.Docker && tool != image.Podman {
-					return invalid(fmt.Errorf("--container-tool %q: want docker or podman", tool))
-				}
-				engine, err := image.NewTool(cmd.Context(), tool)
+				engine, err := nodeEngine(cmd.Context(), tool)
 				if err != nil {
-					return infra(fmt.Errorf("the kind node image is built with a container engine: %w", err))
+					return err
 				}
-				ref, err := assets.EnsureNodeImage(cmd.Context(), assets.NodeOptions{CacheDir: g.assetsDir, Force: force, Docker: engine.Name(), Progress: show.Event})
+				ref, err := assets.EnsureNodeImage(cmd.Context(), assets.NodeOptions{CacheDir: g.assetsDir, Force: force, Docker: engine, Progress: show.Event})
 				show.Close()
 				if err != nil {
 					return infra(err)
@@ -83,8 +84,15 @@ by itself when a stack names no node image and kind's is not here.`,
 		Short: "Check every cached binary against the checksum recorded when it was built (--kind-node: the node image)",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if kindNode {
-				if err := assets.VerifyNodeImage(cmd.Context(), tool, assets.NodeImage()); err != nil {
+			if verifyTool != "" && !verifyNode {
+				return invalid(errors.New("--container-tool: only with --kind-node (the sim binaries need no container engine)"))
+			}
+			if verifyNode {
+				engine, err := nodeEngine(cmd.Context(), verifyTool)
+				if err != nil {
+					return err
+				}
+				if err := assets.VerifyNodeImage(cmd.Context(), engine, assets.NodeImage()); err != nil {
 					return infra(err)
 				}
 				g.progress("kind node image %s is intact", assets.NodeImage())
@@ -97,8 +105,8 @@ by itself when a stack names no node image and kind's is not here.`,
 			return nil
 		},
 	}
-	verify.Flags().BoolVar(&kindNode, "kind-node", false, "check testbed's kind node image: its content key, and that its kubeadm, kubelet, containerd and runc run and are the pinned versions")
-	verify.Flags().StringVar(&tool, "container-tool", "docker", "with --kind-node: the container engine's command")
+	verify.Flags().BoolVar(&verifyNode, "kind-node", false, "check testbed's kind node image: its content key, and that its kubeadm, kubelet, containerd and runc run and are the pinned versions")
+	verify.Flags().StringVar(&verifyTool, "container-tool", "", "with --kind-node: the container engine, docker or podman (default: docker if its daemon answers, else podman)")
 	path := &cobra.Command{
 		Use:   "path",
 		Short: "Print the directory holding the binaries (fails if they are not built)",
@@ -114,6 +122,21 @@ by itself when a stack names no node image and kind's is not here.`,
 	}
 	cmd.AddCommand(build, verify, path)
 	return cmd
+}
+
+// nodeEngine returns the container engine of the kind node image as
+// --container-tool names it ("": docker if its daemon answers, else
+// podman), as up chooses it: an unknown name is invalid, one that does not
+// answer an infrastructure failure.
+func nodeEngine(ctx context.Context, tool string) (string, error) {
+	if tool != "" && tool != image.Docker && tool != image.Podman {
+		return "", invalid(fmt.Errorf("--container-tool %q: want docker or podman", tool))
+	}
+	engine, err := image.NewTool(ctx, tool)
+	if err != nil {
+		return "", infra(fmt.Errorf("the kind node image lives in a container engine: %w", err))
+	}
+	return engine.Name(), nil
 }
 
 func (g *globals) openAssets() (*assets.Set, error) {
