@@ -377,6 +377,7 @@ func newKind(s *stack.Stack, opts Options, emit func(Event)) (cluster.Provider, 
 		},
 		// Where kind's node image cannot be pulled, testbed's own is built
 		// (once) from the Go module proxy and Debian's packages.
+		OwnNodeImage: assets.NodeImage(),
 		DefaultNodeImage: func(ctx context.Context) (string, error) {
 			return assets.EnsureNodeImage(ctx, assets.NodeOptions{CacheDir: opts.AssetsDir, Docker: tool.Name(), Progress: func(ev assets.Event) {
 				emit(Event{State: StatePrepare, Detail: ev.Message, At: time.Now(),

@@ -28,6 +28,8 @@ type fakeKind struct {
 	clusters map[string]*fakeCluster
 	// local is the local engine's images: ref -> ID.
 	local map[string]string
+	// pullable are the images Pull can fetch: ref -> ID.
+	pullable map[string]string
 	// saved are the archive paths Save was given.
 	saved []string
 	// stopped are node containers that do not run.
@@ -57,7 +59,7 @@ type fakeNode struct {
 }
 
 func newFake(t *testing.T) *fakeKind {
-	f := &fakeKind{clusters: map[string]*fakeCluster{}, local: map[string]string{}, stopped: map[string]string{}}
+	f := &fakeKind{clusters: map[string]*fakeCluster{}, local: map[string]string{}, pullable: map[string]string{}, stopped: map[string]string{}}
 	f.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if f.silence.Load() {
 			http.Error(w, "etcd is gone", http.StatusInternalServerError)
@@ -257,6 +259,18 @@ func (f *fakeKind) ImageID(_ context.Context, ref string) (string, error) {
 		return id, nil
 	}
 	return "", fmt.Errorf("docker has no image %s: %w", ref, ErrNoLocalImage)
+}
+
+func (f *fakeKind) Pull(_ context.Context, ref string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("pull %s", ref)
+	id, ok := f.pullable[ref]
+	if !ok {
+		return fmt.Errorf("docker pull %s: no such host", ref)
+	}
+	f.local[ref] = id
+	return nil
 }
 
 func (f *fakeKind) Save(_ context.Context, ref, path string) error {

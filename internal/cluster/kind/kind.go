@@ -59,12 +59,17 @@ type Options struct {
 	// named after the stack and it.
 	Instance string
 	// NodeImage is the kind node image; empty: kind's default when the
-	// engine has it, otherwise what DefaultNodeImage returns.
+	// engine has it or can pull it, otherwise what DefaultNodeImage
+	// returns.
 	NodeImage string
 	// DefaultNodeImage, if set, returns the node image to use when
-	// NodeImage is empty and kind's default image is not in the local
-	// store (kind would pull it): testbed's node image, built offline.
+	// NodeImage is empty and kind's default image is neither in the local
+	// store nor pullable: testbed's node image, built offline.
 	DefaultNodeImage func(ctx context.Context) (string, error)
+	// OwnNodeImage is the reference DefaultNodeImage returns, if known:
+	// when the engine has it and not kind's default, it is used at once,
+	// without trying a pull.
+	OwnNodeImage string
 	// Mounts are host directories mounted into the node.
 	Mounts []Mount
 	// ExtraConfig is raw kind config YAML (kind.x-k8s.io/v1alpha4 Cluster)
@@ -254,9 +259,10 @@ func (p *Provider) Prepare(ctx context.Context) error {
 
 // resolveNodeImage settles the image new nodes run: Options.NodeImage;
 // when it is empty, kind's default when the engine has it, else
-// DefaultNodeImage's. Options.NodeImage stays what the stack asked for:
-// a running cluster is reused for the same request, whichever image an
-// empty one settled to.
+// OwnNodeImage when the engine has it, else kind's default when it can be
+// pulled, else DefaultNodeImage's. Options.NodeImage stays what the stack
+// asked for: a running cluster is reused for the same request, whichever
+// image an empty one settled to.
 func (p *Provider) resolveNodeImage(ctx context.Context) error {
 	p.imageMu.Lock()
 	defer p.imageMu.Unlock()
@@ -267,20 +273,44 @@ func (p *Provider) resolveNodeImage(ctx context.Context) error {
 		p.nodeImage, p.settled = p.opts.NodeImage, true
 		return nil
 	}
-	_, err := p.eng.ImageID(ctx, defaults.Image)
-	if err == nil {
-		p.nodeImage, p.settled = "", true
+	if ok, err := p.hasImage(ctx, defaults.Image); err != nil || ok {
+		p.settled = err == nil
+		return err
+	}
+	if own := p.opts.OwnNodeImage; own != "" {
+		if ok, err := p.hasImage(ctx, own); err != nil || ok {
+			p.nodeImage, p.settled = own, err == nil
+			return err
+		}
+	}
+	p.progress("", fmt.Sprintf("pulling kind's node image %s", defaults.Image), 0)
+	pullErr := p.eng.Pull(ctx, defaults.Image)
+	if pullErr == nil {
+		p.settled = true
 		return nil
 	}
-	if !errors.Is(err, ErrNoLocalImage) {
-		return fmt.Errorf("kind provider: look for kind's node image %s: %w", defaults.Image, err)
+	if err := ctx.Err(); err != nil {
+		return err
 	}
+	p.progress("", fmt.Sprintf("kind's node image cannot be pulled (%s): using testbed's own", strings.TrimSpace(lastLines(pullErr.Error(), 1))), 0)
 	img, err := p.opts.DefaultNodeImage(ctx)
 	if err != nil {
-		return fmt.Errorf("kind provider: kind's node image %s is not in %s's image store, and testbed's own node image: %w", defaults.Image, p.eng.Name(), err)
+		return fmt.Errorf("kind provider: kind's node image %s is not in %s's image store and cannot be pulled (%w), and testbed's own node image is not at hand either: %w", defaults.Image, p.eng.Name(), pullErr, err)
 	}
 	p.nodeImage, p.settled = img, true
 	return nil
+}
+
+// hasImage reports whether the engine has ref.
+func (p *Provider) hasImage(ctx context.Context, ref string) (bool, error) {
+	_, err := p.eng.ImageID(ctx, ref)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, ErrNoLocalImage):
+		return false, nil
+	}
+	return false, fmt.Errorf("kind provider: look for the node image %s: %w", ref, err)
 }
 
 // exists reports whether kind has nodes, running or not, for the cluster.

@@ -60,6 +60,8 @@ type engine interface {
 	// ImageID returns the ID of ref in the local image store; an error
 	// wrapping ErrNoLocalImage when there is none.
 	ImageID(ctx context.Context, ref string) (string, error)
+	// Pull pulls ref into the local image store.
+	Pull(ctx context.Context, ref string) error
 	// Save writes ref as an image archive to path.
 	Save(ctx context.Context, ref, path string) error
 	// RemoveUnusedNetwork removes the network called name when no
@@ -221,6 +223,11 @@ func noSuchImage(msg string) bool {
 	msg = strings.ToLower(msg)
 	return strings.Contains(msg, "no such image") || strings.Contains(msg, "image not known") ||
 		strings.Contains(msg, "no such object")
+}
+
+func (c cli) Pull(ctx context.Context, ref string) error {
+	_, err := c.run(ctx, "pull", ref)
+	return err
 }
 
 func (c cli) Save(ctx context.Context, ref, path string) error {

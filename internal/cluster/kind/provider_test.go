@@ -494,8 +494,44 @@ func TestPrepareResolvesTheNodeImage(t *testing.T) {
 	f = newFake(t)
 	p = newProvider(t, f, Options{DefaultNodeImage: func(context.Context) (string, error) { return "", errors.New("debootstrap is needed") }})
 	err := p.Prepare(ctx)
-	if err == nil || !strings.Contains(err.Error(), defaults.Image) || !strings.Contains(err.Error(), "debootstrap is needed") {
-		t.Errorf("Prepare = %v; want kind's image and the build's error named", err)
+	if err == nil || !strings.Contains(err.Error(), defaults.Image) || !strings.Contains(err.Error(), "no such host") || !strings.Contains(err.Error(), "debootstrap is needed") {
+		t.Errorf("Prepare = %v; want kind's image, the pull's error and the build's named", err)
+	}
+}
+
+// Where a registry answers (a laptop), kind's default is pulled, as kind
+// would, rather than testbed's own image built; where testbed's own is at
+// hand (the machines with no registry), it is used without a pull.
+func TestPrepareNodeImagePullOrOwn(t *testing.T) {
+	ctx := context.Background()
+	calls := 0
+	own := func(context.Context) (string, error) { calls++; return "testbed.local/kind-node:v1-abc", nil }
+
+	f := newFake(t)
+	f.pullable[defaults.Image] = "sha256:kind"
+	p := newProvider(t, f, Options{DefaultNodeImage: own, OwnNodeImage: "testbed.local/kind-node:v1-abc"})
+	if err := p.Prepare(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := p.Ensure(ctx, "web"); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.config(ClusterName("web")).Nodes[0].Image; got != "" || calls != 0 || f.count("pull "+defaults.Image) != 1 {
+		t.Errorf("node image %q, %d builds, calls %q; want kind's default pulled, nothing built", got, calls, f.Calls())
+	}
+
+	f = newFake(t)
+	f.pullable[defaults.Image] = "sha256:kind"
+	f.local["testbed.local/kind-node:v1-abc"] = "sha256:own"
+	p = newProvider(t, f, Options{DefaultNodeImage: own, OwnNodeImage: "testbed.local/kind-node:v1-abc"})
+	if err := p.Prepare(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := p.Ensure(ctx, "web"); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.config(ClusterName("web")).Nodes[0].Image; got != "testbed.local/kind-node:v1-abc" || calls != 0 || f.count("pull") != 0 {
+		t.Errorf("node image %q, %d builds, calls %q; want testbed's own, at hand, no pull", got, calls, f.Calls())
 	}
 }
 
