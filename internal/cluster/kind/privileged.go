@@ -96,13 +96,13 @@ func privilegedArgs(missing []string, kmsg bool) []string {
 func shimScript(real string, args []string) string {
 	quoted := make([]string, len(args))
 	for i, a := range args {
-		quoted[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		quoted[i] = shQuote(a)
 	}
 	return `#!/bin/sh
 # Written by testbed: this Docker engine cannot start --privileged containers
 # on this host (its capability bounding set lacks what --privileged asks for),
 # so kind's --privileged becomes the capabilities the host has.
-real=` + "'" + real + "'" + `
+real=` + shQuote(real) + `
 case "$1" in
 run)
   n=$#
@@ -124,6 +124,11 @@ exec)
 esac
 exec "$real" "$@"
 `
+}
+
+// shQuote quotes s for sh: one word, whatever it holds.
+func shQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // shimDir is where the wrapper is once this process has put it first on

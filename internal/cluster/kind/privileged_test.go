@@ -61,7 +61,7 @@ func TestShimScript(t *testing.T) {
 		t.Skip("no sh here")
 	}
 	dir := t.TempDir()
-	real := filepath.Join(dir, "real docker")
+	real := filepath.Join(dir, "real docker's")
 	// The stand-in for docker prints each argument on a line.
 	if err := os.WriteFile(real, []byte("#!/bin/sh\nfor a in \"$@\"; do echo \"[$a]\"; done\n"), 0o755); err != nil {
 		t.Fatal(err)
