@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
@@ -259,11 +260,15 @@ func WithDoomedPods(workload Result, pods []*unstructured.Unstructured, now time
 	return Result{Status: Failed, Reason: reason, Message: workload.Reason}
 }
 
-// firstLine returns the first non-empty line of s, cut to at most n bytes.
+// firstLine returns the first non-empty line of s, cut to at most n bytes
+// (at a character's start: a termination message may be any UTF-8).
 func firstLine(s string, n int) string {
 	for _, line := range strings.Split(s, "\n") {
 		if line = strings.TrimSpace(line); line != "" {
 			if len(line) > n {
+				for n > 0 && !utf8.RuneStart(line[n]) {
+					n--
+				}
 				line = line[:n] + "…"
 			}
 			return line

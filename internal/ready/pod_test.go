@@ -387,3 +387,23 @@ status:
 	check(t, WithDoomedPods(Compute(pod), pods, now.Add(-45*time.Second), grace), InProgress, "unschedulable")
 	check(t, WithDoomedPods(Compute(pod), pods, now, grace), Failed, `pod "api-x": unschedulable for 1m0s: 0/1 nodes`)
 }
+
+// A long termination message is cut at a character's start, never inside
+// one, and only its first non-empty line is kept.
+func TestFirstLine(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"\n  schema missing\nsecond", 300, "schema missing"},
+		{"abcdef", 3, "abc…"},
+		{"ééé", 3, "é…"}, // é is 2 bytes: byte 3 is inside the second
+		{"ééé", 4, "éé…"},
+		{"\n\n", 10, ""},
+	} {
+		if got := firstLine(tc.in, tc.n); got != tc.want {
+			t.Errorf("firstLine(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
+		}
+	}
+}
