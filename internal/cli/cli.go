@@ -124,6 +124,11 @@ kube-controller-manager, kube-scheduler) with simulated nodes (kwok), run as
 local processes on 127.0.0.1. Its binaries are built once from the Go module
 proxy (about 10 minutes on 2 cores) and cached.
 
+"kind" (spec.cluster.provider, or --provider kind) runs the stack's containers
+for real on a kind cluster, on docker or podman; where kind's node image cannot
+be pulled, testbed builds its own once (testbed assets build --kind-node).
+"kubeconfig" uses a cluster you already have.
+
 Environment:
   TESTBED_ASSETS_DIR  cache of built control-plane binaries (default ` + testbed.DefaultAssetsDir() + `)
   TESTBED_BIN_DIR     use control-plane binaries you already have (kube-apiserver,
