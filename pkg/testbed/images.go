@@ -190,6 +190,8 @@ func (r *run) load(ctx context.Context, img stack.Image) error {
 	r.emit(Event{Image: img.Name, State: StateLoading, Detail: ref, At: time.Now()})
 	ld, err := l.LoadImage(ctx, r.s.Metadata.Name, ref)
 	switch {
+	case err != nil && ctx.Err() != nil:
+		return ctx.Err() // stopped: the run says why
 	case errors.Is(err, cluster.ErrNoLocalImage) && r.builds(img):
 		err = fmt.Errorf("image %s: built as %s, but the local engine no longer has it: %w", img.Name, ref, err)
 		r.emit(Event{Image: img.Name, State: StateFailed, Detail: err.Error(), At: time.Now()})
@@ -201,7 +203,7 @@ func (r *run) load(ctx context.Context, img stack.Image) error {
 		r.emit(Event{Image: img.Name, State: StateFailed, Detail: err.Error(), At: time.Now()})
 		return &Error{Kind: KindInfra, Err: fmt.Errorf("image %s: %w", img.Name, err)}
 	}
-	detail := fmt.Sprintf("%s on %d nodes", ref, len(ld.Loaded))
+	detail := fmt.Sprintf("%s on %s", ref, plural(len(ld.Loaded), "node"))
 	if ld.Unchanged() {
 		detail = ref + ": on every node already"
 	}

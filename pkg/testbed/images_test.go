@@ -3,6 +3,7 @@ package testbed
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/kubetestbed/testbed/internal/cluster/sim"
 	"github.com/kubetestbed/testbed/internal/image"
 	"github.com/kubetestbed/testbed/internal/testenv"
+	"github.com/kubetestbed/testbed/pkg/report"
 	"github.com/kubetestbed/testbed/pkg/stack"
 )
 
@@ -349,4 +351,49 @@ func later(a, b time.Time) time.Time {
 		return b
 	}
 	return a
+}
+
+// blockingLoads is a loadingSim whose loads wait for the run to stop and
+// then fail as a real one does (the engine's command killed).
+type blockingLoads struct {
+	*loadingSim
+	started chan struct{}
+	once    sync.Once
+}
+
+func (p *blockingLoads) LoadImage(ctx context.Context, name, ref string) (cluster.Load, error) {
+	p.once.Do(func() { close(p.started) })
+	<-ctx.Done()
+	return cluster.Load{}, fmt.Errorf("load image %s: docker save: %w", ref, ctx.Err())
+}
+
+// A run interrupted while images load reports the loads as stopped, not
+// as failures of their own.
+func TestInterruptDuringLoads(t *testing.T) {
+	tool := dockerOrSkip(t)
+	s := imageStack(t, false)
+	p := &blockingLoads{loadingSim: newLoadingSim(t, tool, t.TempDir()), started: make(chan struct{})}
+	var log eventLog
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-p.started
+		cancel()
+	}()
+	env, err := Up(ctx, s, Options{provider: p, DiagDir: t.TempDir(), OnEvent: log.add})
+	plan, _ := NewPlan(s, Options{provider: p})
+	t.Cleanup(func() { _ = tool.Remove(context.Background(), plan.vars.Images["api"], plan.vars.Images["worker"]) })
+	if KindOf(err) != KindInterrupted {
+		t.Fatalf("Up = %v; want interrupted", err)
+	}
+	for _, ev := range log.take() {
+		if ev.Image != "" && ev.State == StateFailed {
+			t.Errorf("image event %s %s: %s; want no image failure after an interrupt", ev.Image, ev.State, ev.Detail)
+		}
+	}
+	for _, img := range env.Report.Images {
+		if img.Status == report.StatusFailed {
+			t.Errorf("image %s reported failed: %s", img.Name, img.Reason)
+		}
+	}
 }
