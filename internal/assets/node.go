@@ -204,7 +204,6 @@ func BuildNodeImage(ctx context.Context, opts NodeOptions) (string, error) {
 	if err := VerifyNodeImage(ctx, opts.Docker, ref); err != nil {
 		return "", err
 	}
-	pruneNodeImages(ctx, d, ref)
 	emit(Event{Step: "done", Message: "kind node image " + ref + " is ready"})
 	return ref, nil
 }
@@ -238,21 +237,6 @@ func VerifyNodeImage(ctx context.Context, tool, ref string) error {
 		}
 	}
 	return nil
-}
-
-// pruneNodeImages removes testbed's older node images (1-2 GB each) from
-// the engine, keeping ref; one a container still uses stays (rmi without
-// force refuses it).
-func pruneNodeImages(ctx context.Context, d docker, ref string) {
-	out, err := d.output(ctx, nil, "images", NodeImageRepo, "--format", "{{.Repository}}:{{.Tag}}")
-	if err != nil {
-		return
-	}
-	for _, old := range strings.Fields(out) {
-		if old != ref && strings.HasPrefix(old, NodeImageRepo+":") {
-			_ = d.run(ctx, "rmi", old)
-		}
-	}
 }
 
 // nodeSteps are the Go builds of the node: module directory under

@@ -41,6 +41,8 @@ type fakeKind struct {
 	createBlocks bool
 	// checkErr fails the engine's Check.
 	checkErr error
+	// network: kind's network exists (Create makes it).
+	network bool
 
 	server  *httptest.Server
 	silence atomic.Bool // the API server answers 500
@@ -77,6 +79,10 @@ func newProvider(t *testing.T, f *fakeKind, opts Options) *Provider {
 	t.Helper()
 	if opts.StateDir == "" {
 		opts.StateDir = t.TempDir()
+	}
+	if opts.NetworkLock == "" {
+		// Not the machine's: the fake's network is not docker's.
+		opts.NetworkLock = filepath.Join(t.TempDir(), "network.lock")
 	}
 	if opts.Runtime == "" {
 		opts.Runtime = RuntimeDocker
@@ -122,6 +128,7 @@ current-context: x
 func (f *fakeKind) Create(name string, cfg *v1alpha4.Cluster, kubeconfigPath string, wait time.Duration) error {
 	f.mu.Lock()
 	f.record("create %s kubeconfig=%s", name, kubeconfigPath)
+	f.network = true
 	if _, ok := f.clusters[name]; ok {
 		f.mu.Unlock()
 		return fmt.Errorf("node(s) already exist for a cluster with the name %q", name)
@@ -245,11 +252,19 @@ func (f *fakeKind) Check(context.Context) error { return f.checkErr }
 func (f *fakeKind) RemoveUnusedNetwork(_ context.Context, name string) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if len(f.clusters) > 0 {
+	if len(f.clusters) > 0 || !f.network {
 		return false, nil
 	}
 	f.record("network rm %s", name)
+	f.network = false
 	return true, nil
+}
+
+// NetworkExists: kind makes its network with the first cluster.
+func (f *fakeKind) NetworkExists(context.Context, string) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.network, nil
 }
 
 func (f *fakeKind) ImageID(_ context.Context, ref string) (string, error) {

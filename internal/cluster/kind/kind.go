@@ -537,6 +537,7 @@ func (p *Provider) create(ctx context.Context, stack, kname string) (c *Cluster,
 		return nil, fmt.Errorf("kind cluster %s: %w", kname, err)
 	}
 	defer unlockNet()
+	p.markIfAbsent(ctx)
 	done := make(chan error, 1)
 	go func() { done <- p.api.Create(kname, cfg, kubeconfig, p.opts.WaitForReady) }()
 	select {

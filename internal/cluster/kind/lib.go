@@ -68,6 +68,8 @@ type engine interface {
 	// container is on it; it says whether it did (false when the network
 	// is absent or in use).
 	RemoveUnusedNetwork(ctx context.Context, name string) (bool, error)
+	// NetworkExists reports whether the network called name exists.
+	NetworkExists(ctx context.Context, name string) (bool, error)
 	// State returns a container's state ("running", "exited", ...); an
 	// error when it does not exist.
 	State(ctx context.Context, container string) (string, error)

@@ -10,8 +10,9 @@ import (
 )
 
 // kindNetwork is the container network kind puts every cluster's nodes on.
-// kind creates it and never removes it; testbed removes it when the last
-// cluster on it is deleted, so that `down` leaves no network behind.
+// kind creates it and never removes it; when a testbed create made it,
+// testbed removes it once the last cluster on it is deleted, so that `down`
+// leaves no network behind (one that was there before stays).
 const kindNetwork = "kind"
 
 // networkLock serialises that removal against clusters being created, in
@@ -67,7 +68,46 @@ func (p *Provider) removeNetworkIfUnused(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	defer release()
-	return p.eng.RemoveUnusedNetwork(ctx, kindNetwork)
+	if _, err := os.Stat(p.netLock.ours()); err != nil {
+		return false, nil // the network was there before testbed's first cluster
+	}
+	removed, err := p.eng.RemoveUnusedNetwork(ctx, kindNetwork)
+	if err == nil {
+		if exists, _ := p.eng.NetworkExists(ctx, kindNetwork); !exists {
+			_ = os.Remove(p.netLock.ours())
+		}
+	}
+	return removed, err
+}
+
+// ours is the marker file that says testbed's create made kind's network
+// (it did not exist before): only then does a delete remove it, so that a
+// network a user's own kind clusters made stays.
+func (l networkLock) ours() string { return l.path + ".ours" }
+
+// markIfAbsent notes, with the lock held shared before a create, that the
+// create will make kind's network.
+func (p *Provider) markIfAbsent(ctx context.Context) {
+	if os.Getenv(networkEnv) != "" {
+		return
+	}
+	if exists, err := p.eng.NetworkExists(ctx, kindNetwork); err == nil && !exists {
+		if f, err := os.OpenFile(p.netLock.ours(), os.O_CREATE|os.O_WRONLY, 0o666); err == nil {
+			f.Close()
+		}
+	}
+}
+
+func (c cli) NetworkExists(ctx context.Context, name string) (bool, error) {
+	if c.bin != RuntimeDocker {
+		return true, nil // podman's kind network is never removed
+	}
+	_, err := c.run(ctx, "network", "inspect", "--format", "{{.Name}}", name)
+	var ce *cmdError
+	if errors.As(err, &ce) && strings.Contains(strings.ToLower(ce.msg), "no such network") {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 func (c cli) RemoveUnusedNetwork(ctx context.Context, name string) (bool, error) {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sigs.k8s.io/kind/pkg/apis/config/defaults"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -186,7 +187,8 @@ func mustConfig(t *testing.T) *v1alpha4.Cluster {
 func TestDelete(t *testing.T) {
 	f := newFake(t)
 	state := t.TempDir()
-	p := newProvider(t, f, Options{StateDir: state, Ports: []Port{{Name: "web", NodePort: 30080}, {Name: "api", NodePort: 30081, HostPort: freeTestPort(t)}}})
+	netLock := filepath.Join(t.TempDir(), "network.lock") // the machine's, shared by every process
+	p := newProvider(t, f, Options{StateDir: state, NetworkLock: netLock, Ports: []Port{{Name: "web", NodePort: 30080}, {Name: "api", NodePort: 30081, HostPort: freeTestPort(t)}}})
 	if _, _, err := p.Ensure(context.Background(), "shop"); err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +196,7 @@ func TestDelete(t *testing.T) {
 		t.Fatalf("%d lock files, want 2", n)
 	}
 	p.Close() // a later `down` runs in another process
-	p2 := newProvider(t, f, Options{StateDir: state})
+	p2 := newProvider(t, f, Options{StateDir: state, NetworkLock: netLock})
 	if err := p2.Delete(context.Background(), "shop"); err != nil {
 		t.Fatal(err)
 	}
@@ -205,6 +207,20 @@ func TestDelete(t *testing.T) {
 	assertNothingLeft(t, p2, "testbed-shop")
 	if calls := f.Calls(); calls[len(calls)-1] != "network rm kind" {
 		t.Errorf("calls %q, want kind's network removed after the last cluster", calls)
+	}
+
+	// A network that was there before testbed's first cluster stays.
+	f2 := newFake(t)
+	f2.network = true
+	p3 := newProvider(t, f2, Options{})
+	if _, _, err := p3.Ensure(context.Background(), "shop"); err != nil {
+		t.Fatal(err)
+	}
+	if err := p3.Delete(context.Background(), "shop"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := f2.NetworkExists(context.Background(), kindNetwork); !ok || slices.Contains(f2.Calls(), "network rm kind") {
+		t.Errorf("calls %q: a network testbed did not make was removed", f2.Calls())
 	}
 	if err := p2.Delete(context.Background(), "shop"); !errors.Is(err, cluster.ErrNotFound) {
 		t.Errorf("second Delete = %v, want ErrNotFound", err)
