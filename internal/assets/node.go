@@ -15,6 +15,7 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -496,6 +497,10 @@ func cpImages() []struct{ ref, bin, base string } {
 	}
 }
 
+// privateRef is the name the control-plane image of binary bin is built
+// under in the engine, before the node's containerd renames it.
+func privateRef(bin, key string) string { return "testbed.local/kind-node-build/" + bin + ":" + key }
+
 // cpDockerfile is the Dockerfile of the control-plane image of binary bin
 // on base ("": FROM scratch).
 func cpDockerfile(bin, base string) string {
@@ -543,9 +548,11 @@ func buildNode(ctx context.Context, d docker, work, bin, ref string, emit func(E
 	}
 	defer func() { _ = d.run(context.WithoutCancel(ctx), "rmi", base) }()
 
-	// The control-plane images carry registry.k8s.io names only while they
-	// are saved: each built so far is untagged again, whatever fails next.
-	var refs []string
+	// The control-plane images are built under private names (the engine
+	// may hold real registry.k8s.io images of the same tags, which must
+	// stay untouched) and renamed inside the node; each built so far is
+	// removed again, whatever fails next.
+	var refs, renames []string
 	defer func() {
 		if len(refs) > 0 {
 			_ = d.run(context.WithoutCancel(ctx), append([]string{"rmi"}, refs...)...)
@@ -561,10 +568,12 @@ func buildNode(ctx context.Context, d docker, work, bin, ref string, emit func(E
 		if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o644); err != nil {
 			return err
 		}
-		if err := d.run(ctx, "build", "-q", "--force-rm", "-t", img.ref, dir); err != nil {
+		private := privateRef(img.bin, key)
+		if err := d.run(ctx, "build", "-q", "--force-rm", "-t", private, dir); err != nil {
 			return err
 		}
-		refs = append(refs, img.ref)
+		refs = append(refs, private)
+		renames = append(renames, private+"="+img.ref)
 	}
 	archive := filepath.Join(work, "images.tar")
 	if err := d.run(ctx, append([]string{"save", "-o", archive}, refs...)...); err != nil {
@@ -583,19 +592,19 @@ func buildNode(ctx context.Context, d docker, work, bin, ref string, emit func(E
 		"--security-opt", "apparmor=unconfined", "--entrypoint", "sleep", base, "infinity"); err != nil {
 		return err
 	}
-	script := importScript
 	f, err := os.Open(archive)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	listed, err := d.output(ctx, f, "exec", "-i", name, "bash", "-c", script)
+	listed, err := d.output(ctx, f, append([]string{"exec", "-i", name, "bash", "-c", importScript, "import"}, renames...)...)
 	if err != nil {
 		return err
 	}
-	for _, r := range refs {
-		if !strings.Contains(listed, r) {
-			return fmt.Errorf("node image: %s is not in the node's containerd after the import:\n%s", r, listed)
+	have := strings.Fields(listed)
+	for _, img := range cpImages() {
+		if !slices.Contains(have, img.ref) || slices.Contains(have, privateRef(img.bin, key)) {
+			return fmt.Errorf("node image: the node's containerd should hold %s (and not its build name) after the import; it holds:\n%s", img.ref, listed)
 		}
 	}
 	emit(Event{Step: "node image", Message: "committing " + ref})
@@ -606,13 +615,20 @@ func buildNode(ctx context.Context, d docker, work, bin, ref string, emit func(E
 }
 
 // importScript runs in the node build container: it starts containerd,
-// imports the image archive on its standard input and lists the images.
+// imports the image archive on its standard input, renames each image
+// PRIVATE=OFFICIAL its arguments name (pinned, so that the kubelet's image
+// garbage collection keeps it) and lists the images.
 const importScript = `set -e
 containerd > /tmp/containerd.log 2>&1 &
 pid=$!
 for i in $(seq 1 100); do [ -S /run/containerd/containerd.sock ] && break; sleep 0.1; done
 ctr version > /dev/null || { cat /tmp/containerd.log; exit 1; }
 ctr --namespace=k8s.io images import --label=io.cri-containerd.pinned=pinned --all-platforms --no-unpack --digests - > /dev/null
+for r in "$@"; do
+  ctr --namespace=k8s.io images tag --force "${r%%=*}" "${r#*=}" > /dev/null
+  ctr --namespace=k8s.io images label "${r#*=}" io.cri-containerd.pinned=pinned > /dev/null
+  ctr --namespace=k8s.io images rm "${r%%=*}" > /dev/null
+done
 ctr --namespace=k8s.io images list -q
 kill $pid; wait $pid || true
 rm -f /tmp/containerd.log`
