@@ -4,9 +4,12 @@
 # PGUSER, PGPASSWORD, PGDATABASE). Each file runs in one transaction and
 # the first error stops everything (exit 1).
 #
-# It does not wait for the database: the stack applies it once PostgreSQL
-# is ready (dependsOn). A database it cannot reach within PGCONNECT_TIMEOUT
-# (default 5 s) fails it at once, saying where it looked.
+# The stack applies it once PostgreSQL is ready (dependsOn), but a ready
+# pod is not yet a reachable Service: kube-proxy programs the Service's
+# address a moment later. So it retries the first connection for up to
+# MIGRATE_CONNECT_WAIT seconds (default 15) before failing, saying where it
+# looked (without the retry the Job's first pod failed in about one run of
+# three on kind here, and its retry cost 10 s of back-off).
 #
 # The files are written to be applied again (IF NOT EXISTS, ON CONFLICT DO
 # NOTHING), so a Job that retries after a partial run completes it.
@@ -16,10 +19,15 @@ dir=${1:-/migrations}
 export PGCONNECT_TIMEOUT="${PGCONNECT_TIMEOUT:-5}"
 where="${PGUSER:-?}@${PGHOST:-localhost}:${PGPORT:-5432}/${PGDATABASE:-?}"
 
-if ! out=$(psql -X -q -A -t -c 'SELECT 1' 2>&1); then
-	echo "migrate: cannot connect to PostgreSQL at $where: $out" >&2
-	exit 1
-fi
+wait=${MIGRATE_CONNECT_WAIT:-15}
+deadline=$(( $(date +%s) + wait ))
+until out=$(psql -X -q -A -t -c 'SELECT 1' 2>&1); do
+	if [ "$(date +%s)" -ge "$deadline" ]; then
+		echo "migrate: cannot connect to PostgreSQL at $where within ${wait}s: $out" >&2
+		exit 1
+	fi
+	sleep 0.5
+done
 
 n=0
 for f in "$dir"/*.sql; do
