@@ -136,7 +136,9 @@ var (
 // ensurePrivileged makes kind's `docker run --privileged` work on this
 // host: nothing when the engine is not docker or copes by itself;
 // otherwise it writes the wrapper into dir and puts dir first on PATH (once
-// per process). It returns what it did, for progress, or "".
+// per process, and again, in the new dir, once the wrapper's directory has
+// gone: a provider's state directory may be a test's temporary one). It
+// returns what it did, for progress, or "".
 func ensurePrivileged(ctx context.Context, eng engine, dir string) (string, error) {
 	c, ok := eng.(cli)
 	if !ok || c.bin != RuntimeDocker {
@@ -161,7 +163,13 @@ func ensurePrivileged(ctx context.Context, eng engine, dir string) (string, erro
 	shimMu.Lock()
 	defer shimMu.Unlock()
 	if shimDir != "" {
-		return "", nil
+		if _, err := os.Stat(filepath.Join(shimDir, "docker")); err == nil {
+			return "", nil
+		}
+		if err := os.Setenv("PATH", withoutDir(os.Getenv("PATH"), shimDir)); err != nil {
+			return "", err
+		}
+		shimDir = ""
 	}
 	real, err := exec.LookPath("docker")
 	if err != nil {
@@ -193,6 +201,17 @@ func ensurePrivileged(ctx context.Context, eng engine, dir string) (string, erro
 	shimDir = dir
 	return fmt.Sprintf("docker %s cannot run --privileged containers on this host (its capability bounding set lacks %s): kind's nodes get the host's capabilities instead, through %s",
 		version, strings.Join(missing, ", "), filepath.Join(dir, "docker")), nil
+}
+
+// withoutDir returns the PATH list path without the directory dir.
+func withoutDir(path, dir string) string {
+	var keep []string
+	for _, d := range filepath.SplitList(path) {
+		if d != dir {
+			keep = append(keep, d)
+		}
+	}
+	return strings.Join(keep, string(os.PathListSeparator))
 }
 
 func firstErr(errs ...error) error {
