@@ -90,6 +90,27 @@ func phase(r *report.Report, name string) (start, end float64) {
 	return 0, 0
 }
 
+// upRetry brings up the stack mk returns under opts, and tries once more,
+// with a new stack from mk, when the first try fails for the
+// infrastructure: on this shared machine another run's cleanup once took
+// the docker network "kind" away under a create (`network kind not found`).
+// Every failure is logged, and failed is called with the failed try's Env
+// (nil when Up returned none; Up has torn down what it started).
+func upRetry(b *testing.B, ctx context.Context, mk func() *stack.Stack, opts Options, failed func(*Env)) *Env {
+	b.Helper()
+	for try := 1; ; try++ {
+		env, err := Up(ctx, mk(), opts)
+		if err == nil {
+			return env
+		}
+		failed(env)
+		if try == 2 || KindOf(err) != KindInfra {
+			b.Fatalf("try %d: %v", try, err)
+		}
+		b.Logf("try %d failed for the infrastructure, trying once more: %v", try, err)
+	}
+}
+
 // createStack is a stack of one ConfigMap: a run of it is the cluster's
 // creation and one apply.
 const createStack = `apiVersion: testbed.dev/v1alpha1
@@ -125,11 +146,7 @@ func BenchmarkKindCreate(b *testing.B) {
 	for b.Loop() {
 		round++
 		for _, provider := range inTurn(round, "kind", "sim") {
-			s, err := stack.Load(filepath.Join(dir, "testbed.yaml"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			c := createRound(b, s, provider)
+			c := createRound(b, filepath.Join(dir, "testbed.yaml"), provider)
 			cluster[provider] = append(cluster[provider], c)
 		}
 	}
@@ -140,9 +157,10 @@ func BenchmarkKindCreate(b *testing.B) {
 	b.ReportMetric(k/sm, "kind/sim")
 }
 
-// createRound brings s up on provider, tears it down, and returns the
-// seconds of its cluster phase; it logs the run and the provider's steps.
-func createRound(b *testing.B, s *stack.Stack, provider string) float64 {
+// createRound brings the stack file up on provider, tears it down, and
+// returns the seconds of its cluster phase; it logs the run and the
+// provider's steps.
+func createRound(b *testing.B, file, provider string) float64 {
 	b.Helper()
 	state := b.TempDir()
 	var steps []string
@@ -160,10 +178,14 @@ func createRound(b *testing.B, s *stack.Stack, provider string) float64 {
 	load := loadavg()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	env, err := Up(ctx, s, opts)
-	if err != nil {
-		b.Fatalf("%s: %v", provider, err)
-	}
+	env := upRetry(b, ctx, func() *stack.Stack {
+		steps, start = nil, time.Time{}
+		s, err := stack.Load(file)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return s
+	}, opts, func(*Env) {})
 	name := ""
 	if provider == "kind" {
 		name = kindClusterName(env)
@@ -205,6 +227,8 @@ type dsRound struct {
 	ready map[string]float64
 	// postgres55 is the 5+5 s PostgreSQL's create → available.
 	postgres55, teardown float64
+	// jobFailed counts the migrations Job's failed pods (its status.failed).
+	jobFailed int
 }
 
 // BenchmarkDataStorage brings examples/kubernaut-real/datastorage.yaml up
@@ -260,9 +284,9 @@ func (r dsRound) line() string {
 	for _, c := range []string{"postgresql", "redis", "migrations", "datastorage"} {
 		rd = append(rd, fmt.Sprintf("%s %.2f", c, r.ready[c]))
 	}
-	return fmt.Sprintf("total %6.2f s | build %5.2f-%5.2f (%s) | cluster %5.2f-%5.2f | load %5.2f-%5.2f | deploy %5.2f-%5.2f = %5.2f | applied→ready %s | postgres 5+5 probe %5.2f | teardown %4.2f",
+	return fmt.Sprintf("total %6.2f s | build %5.2f-%5.2f (%s) | cluster %5.2f-%5.2f | load %5.2f-%5.2f | deploy %5.2f-%5.2f = %5.2f | applied→ready %s | migrations' failed pods %d | postgres 5+5 probe %5.2f | teardown %4.2f",
 		r.total, r.build[0], r.build[1], strings.Join(r.builds, ", "), r.cluster[0], r.cluster[1], r.load[0], r.load[1],
-		r.deploy[0], r.deploy[1], r.deploy[1]-r.deploy[0], strings.Join(rd, ", "), r.postgres55, r.teardown)
+		r.deploy[0], r.deploy[1], r.deploy[1]-r.deploy[0], strings.Join(rd, ", "), r.jobFailed, r.postgres55, r.teardown)
 }
 
 // dsSummary logs and reports the medians of runs, by mode.
@@ -302,60 +326,72 @@ func dsSummary(b *testing.B, runs []dsRound) {
 	b.ReportMetric(pg55, "s-pg-ready-5+5")
 }
 
-// dsRun brings the DataStorage stack up on kind in mode, times the 5+5 s
-// PostgreSQL beside it, tears it down and checks nothing of it is left.
-// cold salts every image (see BenchmarkDataStorage) and removes them after.
-func dsRun(b *testing.B, tool *image.Tool, nodeImage, mode string, cold bool, salt string) dsRound {
+// dsLoad loads the DataStorage stack for testbed's node image; cold salts
+// every image of it (see BenchmarkDataStorage) with salt and the time.
+func dsLoad(b *testing.B, nodeImage string, cold bool, salt string) *stack.Stack {
 	b.Helper()
 	s, err := stack.Load(dsStack)
 	if err != nil {
 		b.Fatal(err)
 	}
 	s.Spec.Cluster.Kind.NodeImage = nodeImage
-	if cold {
-		salt = fmt.Sprintf("%s-%d", salt, time.Now().UnixNano())
-		dir := b.TempDir()
-		for i := range s.Spec.Images {
-			img := &s.Spec.Images[i]
-			if img.Go != nil {
-				img.Go.LDFlags = strings.TrimSpace(img.Go.LDFlags + " -buildid=bench-" + salt)
-				continue
-			}
-			data, err := os.ReadFile(img.Dockerfile)
-			if err != nil {
-				b.Fatal(err)
-			}
-			lines := strings.SplitAfter(string(data), "\n")
-			at := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(strings.ToUpper(l), "FROM ") })
-			if at < 0 {
-				b.Fatalf("%s: no FROM", img.Dockerfile)
-			}
-			lines = slices.Insert(lines, at+1, fmt.Sprintf("LABEL dev.testbed.bench-salt=%q\n", salt))
-			img.Dockerfile = filepath.Join(dir, img.Name+".Dockerfile")
-			if err := os.WriteFile(img.Dockerfile, []byte(strings.Join(lines, "")), 0o644); err != nil {
-				b.Fatal(err)
-			}
+	if !cold {
+		return s
+	}
+	salt = fmt.Sprintf("%s-%d", salt, time.Now().UnixNano())
+	dir := b.TempDir()
+	for i := range s.Spec.Images {
+		img := &s.Spec.Images[i]
+		if img.Go != nil {
+			img.Go.LDFlags = strings.TrimSpace(img.Go.LDFlags + " -buildid=bench-" + salt)
+			continue
+		}
+		data, err := os.ReadFile(img.Dockerfile)
+		if err != nil {
+			b.Fatal(err)
+		}
+		lines := strings.SplitAfter(string(data), "\n")
+		at := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(strings.ToUpper(l), "FROM ") })
+		if at < 0 {
+			b.Fatalf("%s: no FROM", img.Dockerfile)
+		}
+		lines = slices.Insert(lines, at+1, fmt.Sprintf("LABEL dev.testbed.bench-salt=%q\n", salt))
+		img.Dockerfile = filepath.Join(dir, img.Name+".Dockerfile")
+		if err := os.WriteFile(img.Dockerfile, []byte(strings.Join(lines, "")), 0o644); err != nil {
+			b.Fatal(err)
 		}
 	}
+	return s
+}
+
+// dsRun brings the DataStorage stack up on kind in mode, times the 5+5 s
+// PostgreSQL beside it, tears it down and checks nothing of it is left.
+// cold salts every image (see BenchmarkDataStorage) and removes them after.
+func dsRun(b *testing.B, tool *image.Tool, nodeImage, mode string, cold bool, salt string) dsRound {
+	b.Helper()
 	opts := Options{Phases: mode, StateDir: b.TempDir(), AssetsDir: testenv.AssetsCacheDir(), DiagDir: b.TempDir()}
 	load := loadavg()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	env, err := Up(ctx, s, opts)
-	var refs []string
-	if env != nil && env.Report != nil {
+	// A cold run's images are its own: they go when it ends.
+	removeImages := func(env *Env) {
+		if !cold || env == nil || env.Report == nil {
+			return
+		}
+		var refs []string
 		for _, ri := range env.Report.Images {
 			if ri.Ref != "" {
 				refs = append(refs, ri.Ref)
 			}
 		}
+		_ = tool.Remove(context.Background(), refs...)
 	}
-	if cold {
-		defer func() { _ = tool.Remove(context.Background(), refs...) }()
-	}
-	if err != nil {
-		b.Fatalf("%s %s: %v", salt, mode, err)
-	}
+	var s *stack.Stack
+	env := upRetry(b, ctx, func() *stack.Stack {
+		s = dsLoad(b, nodeImage, cold, salt)
+		return s
+	}, opts, removeImages)
+	defer removeImages(env)
 	name := kindClusterName(env)
 	tornDown := false
 	defer func() {
@@ -395,11 +431,18 @@ func dsRun(b *testing.B, tool *image.Tool, nodeImage, mode string, cold bool, sa
 			r.builds = append(r.builds, fmt.Sprintf("%s %.2f", ri.Name, d))
 		}
 	}
-	pg, err := postgres55(ctx, env, s.Spec.Namespace, pgRef)
+	cs, err := kubernetes.NewForConfig(env.RESTConfig())
 	if err != nil {
+		b.Fatal(err)
+	}
+	if job, err := cs.BatchV1().Jobs(s.Spec.Namespace).Get(ctx, "datastorage-migrations", metav1.GetOptions{}); err != nil {
+		b.Errorf("%s: the migrations Job: %v", salt, err)
+	} else {
+		r.jobFailed = int(job.Status.Failed)
+	}
+	if r.postgres55, err = postgres55(ctx, cs, s.Spec.Namespace, pgRef); err != nil {
 		b.Errorf("%s: the 5+5 s PostgreSQL: %v", salt, err)
 	}
-	r.postgres55 = pg
 
 	t0 := time.Now()
 	tornDown = true
@@ -420,11 +463,7 @@ func dsRun(b *testing.B, tool *image.Tool, nodeImage, mode string, cold bool, sa
 // kubernaut-real's pg_isready over TCP), and returns the seconds from its
 // create returning to the Deployment available (observed generation, one
 // available replica), as a watch started before the create sees it.
-func postgres55(ctx context.Context, env *Env, ns, ref string) (float64, error) {
-	cs, err := kubernetes.NewForConfig(env.RESTConfig())
-	if err != nil {
-		return 0, err
-	}
+func postgres55(ctx context.Context, cs kubernetes.Interface, ns, ref string) (float64, error) {
 	const name = "postgresql-probe55"
 	labels := map[string]string{"app": name}
 	d := &appsv1.Deployment{
