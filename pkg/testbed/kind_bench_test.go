@@ -30,7 +30,9 @@ import (
 // left; the clusters are named after a state directory of the round's own,
 // so other runs of the same stacks on this machine are not touched.
 //
-//	go test -run '^$' -bench 'Kind|DataStorage' -benchtime 3x -timeout 60m ./pkg/testbed/
+//	go test -v -run '^$' -bench 'Kind|DataStorage' -benchtime 3x -timeout 60m ./pkg/testbed/
+//
+// -v prints every run's line (without it Go keeps the first lines only).
 
 // kindBench returns docker and testbed's kind node image, or skips b
 // saying why: -short, no Docker engine answering, or no node image in it.
