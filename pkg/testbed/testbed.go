@@ -367,9 +367,13 @@ func newKind(s *stack.Stack, opts Options, emit func(Event)) (cluster.Provider, 
 		instance = hex.EncodeToString(sum[:3])
 	}
 	ko := kind.Options{
-		Instance:    instance,
-		Runtime:     tool.Name(),
-		StateDir:    filepath.Join(opts.StateDir, "kind"),
+		Instance: instance,
+		Runtime:  tool.Name(),
+		StateDir: filepath.Join(opts.StateDir, "kind"),
+		// The docker wrapper stays first on the process's PATH: in the
+		// default state directory, not in a run's own (a test's, removed
+		// while another test's cluster may still call it).
+		WrapperDir:  filepath.Join(DefaultStateDir(), "kind", "bin"),
 		NodeImage:   s.Spec.Cluster.Kind.NodeImage,
 		ExtraConfig: s.Spec.Cluster.Kind.Config,
 		Progress: func(ev kind.Event) {

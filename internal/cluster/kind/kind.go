@@ -83,6 +83,11 @@ type Options struct {
 	// Grace is how long the API server may not answer before Monitor says
 	// the cluster died (default 10 s).
 	Grace time.Duration
+	// WrapperDir is where the docker wrapper goes on engines that cannot
+	// start --privileged containers here (see ensurePrivileged): one
+	// directory that outlives every run of the process, since the wrapper
+	// stays first on its PATH (default StateDir/bin).
+	WrapperDir string
 	// NetworkLock is the lock file that keeps `down` from removing kind's
 	// network while a cluster is being created on it: one per machine
 	// (default: testbed-kind-network.lock in the system's temp directory).
@@ -176,6 +181,9 @@ func (p *Provider) init() {
 	if p.opts.Grace <= 0 {
 		p.opts.Grace = 10 * time.Second
 	}
+	if p.opts.WrapperDir == "" {
+		p.opts.WrapperDir = filepath.Join(p.opts.StateDir, "bin")
+	}
 	if p.opts.NetworkLock == "" {
 		p.opts.NetworkLock = filepath.Join(os.TempDir(), "testbed-kind-network.lock")
 	}
@@ -247,7 +255,7 @@ func (p *Provider) Prepare(ctx context.Context) error {
 	if err := p.eng.Check(ctx); err != nil {
 		return fmt.Errorf("kind provider needs %s: %w", p.eng.Name(), err)
 	}
-	msg, err := ensurePrivileged(ctx, p.eng, filepath.Join(p.opts.StateDir, "bin"))
+	msg, err := ensurePrivileged(ctx, p.eng, p.opts.WrapperDir)
 	if err != nil {
 		return fmt.Errorf("kind provider: %w", err)
 	}

@@ -1,6 +1,7 @@
 package kind
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -98,5 +99,46 @@ func TestShimScript(t *testing.T) {
 	}
 	if !reflect.DeepEqual(args[:2], []string{"--cap-add=ALL", "--cap-drop=SYS_RESOURCE"}) || args[len(args)-1] != "--device=/dev/kmsg" {
 		t.Errorf("privilegedArgs = %q", args)
+	}
+}
+
+// A wrapper whose directory went (a test's state directory, removed when
+// the test ended) is written again into the next caller's directory, and
+// PATH finds it there, not in the directory that went.
+func TestEnsurePrivilegedAfterItsDirectoryWent(t *testing.T) {
+	c := usable(t, RuntimeDocker)
+	t.Setenv("PATH", os.Getenv("PATH")) // restored when the test ends
+	shimMu.Lock()
+	saved := shimDir
+	shimDir = ""
+	shimMu.Unlock()
+	t.Cleanup(func() {
+		shimMu.Lock()
+		shimDir = saved
+		shimMu.Unlock()
+	})
+	ctx := context.Background()
+	first, second := filepath.Join(t.TempDir(), "bin"), filepath.Join(t.TempDir(), "bin")
+	msg, err := ensurePrivileged(ctx, c, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg == "" {
+		t.Skip("this engine starts --privileged containers itself: no wrapper")
+	}
+	if msg, err := ensurePrivileged(ctx, c, second); err != nil || msg != "" {
+		t.Errorf("with the wrapper in place: %q, %v; want nothing done", msg, err)
+	}
+	if err := os.RemoveAll(first); err != nil {
+		t.Fatal(err)
+	}
+	if msg, err := ensurePrivileged(ctx, c, second); err != nil || msg == "" {
+		t.Fatalf("after its directory went: %q, %v; want the wrapper written again", msg, err)
+	}
+	if got, err := exec.LookPath("docker"); err != nil || got != filepath.Join(second, "docker") {
+		t.Errorf("docker on PATH = %q, %v; want %s", got, err, filepath.Join(second, "docker"))
+	}
+	if strings.Contains(os.Getenv("PATH"), first) {
+		t.Errorf("PATH still holds %s: %s", first, os.Getenv("PATH"))
 	}
 }
