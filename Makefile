@@ -42,7 +42,7 @@ deps:
 	  $$sudo apt-get update && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y --no-install-recommends $$missing; fi
 
 # testbed's kind node image, built once into the Docker engine from the Go
-# module proxy and Debian's packages (about 15 minutes on 2 cores the first
+# module proxy and Debian's packages (about 7 minutes on 2 cores the first
 # time); the real kind tests use it. Without a Docker engine they skip.
 kind-node: build
 	@if docker info >/dev/null 2>&1; then $(BIN) assets build --kind-node; \

@@ -46,7 +46,7 @@ crictl ` + assets.CrictlVersion + `, the CNI plugins ` + assets.CNIPluginsVersio
 kubeadm, kubectl), with the control-plane images kubeadm runs (etcd ` + assets.NodeEtcdVersion + `,
 CoreDNS ` + assets.CoreDNSVersion + `, pause ` + assets.PauseVersion + `) inside, all from the Go module proxy and
 Debian's packages. It needs root (debootstrap), gcc and libseccomp-dev (runc),
-and takes about 15 minutes on 2 cores the first time (after the sim assets,
+and takes about 7 minutes on 2 cores the first time (after the sim assets,
 whose build cache it shares). The kind provider uses it
 by itself when a stack names no node image and kind's is not here.`,
 		Args: noArgs,
