@@ -103,11 +103,22 @@ func (c cli) NetworkExists(ctx context.Context, name string) (bool, error) {
 		return true, nil // podman's kind network is never removed
 	}
 	_, err := c.run(ctx, "network", "inspect", "--format", "{{.Name}}", name)
-	var ce *cmdError
-	if errors.As(err, &ce) && strings.Contains(strings.ToLower(ce.msg), "no such network") {
+	if noSuchNetwork(err) {
 		return false, nil
 	}
 	return err == nil, err
+}
+
+// noSuchNetwork reports whether err is a `network inspect` of a network
+// that does not exist: "network kind not found" (Docker 20.10), "No such
+// network: kind" (other versions).
+func noSuchNetwork(err error) bool {
+	var ce *cmdError
+	if !errors.As(err, &ce) {
+		return false
+	}
+	msg := strings.ToLower(ce.msg)
+	return strings.Contains(msg, "no such network") || (strings.Contains(msg, "network") && strings.Contains(msg, "not found"))
 }
 
 func (c cli) RemoveUnusedNetwork(ctx context.Context, name string) (bool, error) {
@@ -117,8 +128,7 @@ func (c cli) RemoveUnusedNetwork(ctx context.Context, name string) (bool, error)
 		return false, nil
 	}
 	n, err := c.run(ctx, "network", "inspect", "--format", "{{len .Containers}}", name)
-	var ce *cmdError
-	if errors.As(err, &ce) && strings.Contains(strings.ToLower(ce.msg), "no such network") {
+	if noSuchNetwork(err) {
 		return false, nil
 	}
 	if err != nil || n != "0" {

@@ -2,6 +2,7 @@ package kind
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -140,5 +141,21 @@ func TestEnsurePrivilegedAfterItsDirectoryWent(t *testing.T) {
 	}
 	if strings.Contains(os.Getenv("PATH"), first) {
 		t.Errorf("PATH still holds %s: %s", first, os.Getenv("PATH"))
+	}
+}
+
+// The engine's word for a missing network, in the versions seen.
+func TestNoSuchNetwork(t *testing.T) {
+	for msg, want := range map[string]bool{
+		"Error response from daemon: network kind not found": true,
+		"Error: No such network: kind":                       true,
+		"Cannot connect to the Docker daemon":                false,
+	} {
+		if got := noSuchNetwork(&cmdError{argv: []string{"docker", "network", "inspect", "kind"}, msg: msg}); got != want {
+			t.Errorf("noSuchNetwork(%q) = %v, want %v", msg, got, want)
+		}
+	}
+	if noSuchNetwork(errors.New("network kind not found")) {
+		t.Error("an error that is not the command's counts")
 	}
 }
