@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -84,6 +83,27 @@ type BuildOptions struct {
 	Progress func(Event)
 }
 
+// emitter returns the function a build reports through: it stamps each
+// event with the time since the build started and with target, fills in
+// an empty Message, and calls progress (if set) one event at a time.
+func emitter(target string, progress func(Event)) func(Event) {
+	start := time.Now()
+	var mu sync.Mutex
+	return func(ev Event) {
+		if progress == nil {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		ev.Elapsed = time.Since(start)
+		ev.Target = target
+		if ev.Message == "" {
+			ev.Message = describe(ev)
+		}
+		progress(ev)
+	}
+}
+
 // Dir returns the versioned asset directory under cacheDir.
 func Dir(cacheDir string) string { return filepath.Join(cacheDir, Key()) }
 
@@ -104,17 +124,7 @@ func Ensure(ctx context.Context, opts BuildOptions) (*Set, error) {
 // the versioned directory under opts.CacheDir, replacing what is there only
 // once the new set is complete.
 func Build(ctx context.Context, opts BuildOptions) (*Set, error) {
-	start := time.Now()
-	var mu sync.Mutex
-	emit := func(ev Event) {
-		if opts.Progress == nil {
-			return
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		ev.Elapsed = time.Since(start)
-		opts.Progress(ev)
-	}
+	emit := emitter("", opts.Progress)
 	if opts.CacheDir == "" {
 		return nil, errors.New("build sim assets: no cache directory given")
 	}
@@ -171,14 +181,7 @@ func Build(ctx context.Context, opts BuildOptions) (*Set, error) {
 	}
 	env = append(env, "GOWORK=off", "GOFLAGS=-mod=readonly -buildvcs=false")
 
-	k8sLD := strings.Join([]string{"-s", "-w",
-		"-X", "k8s.io/component-base/version.gitVersion=" + KubernetesVersion,
-		"-X", "k8s.io/component-base/version.gitMajor=1",
-		"-X", "k8s.io/component-base/version.gitMinor=37",
-		"-X", "k8s.io/client-go/pkg/version.gitVersion=" + KubernetesVersion,
-		"-X", "k8s.io/client-go/pkg/version.gitMajor=1",
-		"-X", "k8s.io/client-go/pkg/version.gitMinor=37",
-	}, " ")
+	k8sLD := k8sLDFlags()
 	steps := []struct {
 		name, dir      string
 		flags, targets []string
@@ -231,23 +234,7 @@ func Build(ctx context.Context, opts BuildOptions) (*Set, error) {
 	return Open(final)
 }
 
-func writeSources(dst string) error {
-	return fs.WalkDir(src, "src", func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel("src", path)
-		target := filepath.Join(dst, strings.TrimSuffix(rel, ".txt"))
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		data, err := src.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, data, 0o644)
-	})
-}
+func writeSources(dst string) error { return writeTree(src, "src", dst, true) }
 
 // goRunner runs the go commands of a build and turns what they print into
 // Events.

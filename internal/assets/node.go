@@ -17,8 +17,6 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
-	"time"
 )
 
 // Pinned versions of what testbed's kind node image holds, besides the
@@ -128,21 +126,7 @@ func EnsureNodeImage(ctx context.Context, opts NodeOptions) (string, error) {
 // kube-controller-manager, kube-scheduler, kube-proxy, etcd, CoreDNS, pause)
 // imported into the node's containerd, as kind's own node images are.
 func BuildNodeImage(ctx context.Context, opts NodeOptions) (string, error) {
-	start := time.Now()
-	var mu sync.Mutex
-	emit := func(ev Event) {
-		if opts.Progress == nil {
-			return
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		ev.Elapsed = time.Since(start)
-		ev.Target = "kind node image"
-		if ev.Message == "" {
-			ev.Message = describe(ev)
-		}
-		opts.Progress(ev)
-	}
+	emit := emitter("kind node image", opts.Progress)
 	if opts.CacheDir == "" {
 		return "", errors.New("build the kind node image: no cache directory given")
 	}
@@ -154,9 +138,6 @@ func BuildNodeImage(ctx context.Context, opts NodeOptions) (string, error) {
 		return "", fmt.Errorf("build the kind node image: %w", err)
 	}
 	d := docker{bin: opts.Docker, env: opts.Env}
-	if d.bin == "" {
-		d.bin = "docker"
-	}
 	ref := NodeImage()
 	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
 		return "", fmt.Errorf("build the kind node image: %w", err)
@@ -441,7 +422,7 @@ func ensureDebian(ctx context.Context, d docker, cacheDir string, force bool, em
 	}
 	emit(Event{Step: "debian", Message: "importing the root filesystem as " + DebianImage})
 	tarCmd := exec.CommandContext(ctx, "tar", "--numeric-owner", "-C", root, "-c", ".")
-	imp := exec.CommandContext(ctx, d.bin, "import", "-c", "LABEL "+debianKeyLabel+"="+debianKey(), "-", DebianImage)
+	imp := d.command(ctx, "import", "-c", "LABEL "+debianKeyLabel+"="+debianKey(), "-", DebianImage)
 	pipe, err := tarCmd.StdoutPipe()
 	if err != nil {
 		return err
@@ -455,7 +436,7 @@ func ensureDebian(ctx context.Context, d docker, cacheDir string, force bool, em
 	ierr := imp.Run()
 	terr := tarCmd.Wait()
 	if ierr != nil {
-		return fmt.Errorf("%s import %s: %w: %s", d.bin, DebianImage, ierr, lastLines(impOut.String(), 10))
+		return fmt.Errorf("%s import %s: %w: %s", d.name(), DebianImage, ierr, lastLines(impOut.String(), 10))
 	}
 	if terr != nil {
 		return fmt.Errorf("tar the Debian root filesystem: %w", terr)

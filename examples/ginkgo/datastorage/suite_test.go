@@ -11,7 +11,7 @@
 //	go run github.com/onsi/ginkgo/v2/ginkgo --procs=4 ./datastorage
 //
 // The kind nodes run testbed's own node image, built once from the Go
-// module proxy and Debian's packages (`make kind-node`, 15-25 minutes on 2
+// module proxy and Debian's packages (`make kind-node`, about 7 minutes on 2
 // cores) if the Docker engine does not have it; with the image there the
 // stack comes up in about a minute. The suite is skipped, saying so, when
 // no Docker engine answers.
@@ -42,7 +42,7 @@ import (
 const stackFile = "../../kubernaut-real/datastorage.yaml"
 
 // upTimeout bounds the bring-up, building testbed's kind node image
-// included when the Docker engine does not have it yet (15-25 minutes on
+// included when the Docker engine does not have it yet (about 7 minutes on
 // a cold 2-core machine; about a minute without that).
 const upTimeout = 30 * time.Minute
 

@@ -8,8 +8,7 @@
 # pod is not yet a reachable Service: kube-proxy programs the Service's
 # address a moment later. So it retries the first connection for up to
 # MIGRATE_CONNECT_WAIT seconds (default 15) before failing, saying where it
-# looked (without the retry the Job's first pod failed in about one run of
-# three on kind here, and its retry cost 10 s of back-off).
+# looked, rather than failing the pod into the Job's back-off.
 #
 # The files are written to be applied again (IF NOT EXISTS, ON CONFLICT DO
 # NOTHING), so a Job that retries after a partial run completes it.
